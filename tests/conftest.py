@@ -1,0 +1,36 @@
+"""Shared test setup: offline Hub, the shared real-data folder, tiny configs.
+
+Tests never touch the network: the Hub, datasets and evaluate are forced offline before anything imports them,
+and subprocesses started by tests inherit the same environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_EVALUATE_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    os.environ[_var] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import pytest  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# The real data staged beside the checkout (see ../shared/data/README.md); absent on a user's clone.
+SHARED_DATA = Path(os.environ.get("GPT1_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The `../shared/data` folder, or skip the test with a reason when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} is absent (set GPT1_SHARED_DATA to point at it)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def original_vocab(shared_data: Path) -> tuple[Path, Path]:
+    """The authors' `encoder_bpe_40000.json` and `vocab_40000.bpe`."""
+    folder = shared_data / "openai-gpt"
+    return folder / "encoder_bpe_40000.json", folder / "vocab_40000.bpe"
