@@ -1,0 +1,247 @@
+"""GPT1Tokenizer: the authors' ids on hard cases, special tokens and framing, saving and loading, errors,
+the fine-tuning helper, and vocabulary training (with one training step of a model on the result)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+from transformers import AutoTokenizer
+
+from tokenization import (
+    CLASSIFY_TOKEN,
+    DELIMITER_TOKEN,
+    START_TOKEN,
+    GPT1Tokenizer,
+    fix_text_if_needed,
+    prepare_for_finetuning,
+    train_tokenizer,
+)
+from tokenization.tokenization_gpt1 import _parse_exceptions, read_vocab_and_merges
+
+HARD_CASES = [
+    "I don't know, she said; it's John's. We'll see: they'd've gone.",
+    "DON'T SHOUT! I'M HERE, AREN'T I? Don't. Can't. Won't. cannot gonna y'all shouldn't've",
+    "“Curly quotes” and ‘single ones’ -- and ''doubled'' or ``LaTeX'' quotes.",
+    "Em—dash, en–dash, horizontal―bar, a - hyphen, co-operate, --- and ~~~ runs.",
+    "Wait... what…? Really....  And then.. nothing!!! ?!",
+    "Visit http://www.example.com/path?x=1 or www.gutenberg.org, mail me@example.com.",
+    "It costs $5.00, US$3, £20m. or 3.5% (10,000 units) at 5km/h on 12/25/2020 at 7a.m. and 3pm; 5K. 20m.",
+    "Café naïve résumé Ångström Æsop façade jalapeño Ελληνικά Москва",
+    "I ❤ emoji 🎉👍🏽 and symbols © ® ° ± § ¶ → ★",
+    "Ã©tÃ© mojibake: â€œquotedâ€\x9d and the Â£5 note, donâ€™t",
+    "Mr. and Mrs. Smith vs. Dr. Who, Ph.D., U.S.A., e.g. i.e. etc. St. Paul, Jan. 5, Prof. X.",
+    "CHAPTER I. THE END. II. XIV. Chapter 2.XXI. A. J. Smith. a. b. c.",
+    "&amp; &lt;tag&gt; &#39;quoted&#39; &nbsp;spaces AT&T",
+    "tabs\tand\r\nwindows\rnewlines\n\n\nmany\u2028lines\x0cand\x00control\x1fchars",
+    "O'Neil's rock'n'roll at five o'clock, 'em, 'Tis, 'twas, goin' nothin' ol' ma'am",
+    "end.The end.the x:y a=b 2^3 1.5 3:30 C++ and/or w/o",
+    "   leading and trailing spaces   ",
+    "",
+    "\n\n",
+    "_start_ _delimiter_ _classify_ <unk> </w>",
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> GPT1Tokenizer:
+    return GPT1Tokenizer()
+
+
+@pytest.fixture(scope="module")
+def reference() -> GPT1Tokenizer:
+    pytest.importorskip("spacy")
+    pytest.importorskip("ftfy")
+    return GPT1Tokenizer(reference_mode=True)
+
+
+@pytest.mark.parametrize("text", HARD_CASES)
+def test_hard_cases_match_reference(tokenizer, reference, text):
+    assert tokenizer(text)["input_ids"] == reference(text)["input_ids"]
+
+
+def test_known_ids(tokenizer):
+    # The authors' ids for a plain sentence (vocab lookups of their BPE pieces).
+    ids = tokenizer("Hello, world! Don't.")["input_ids"]
+    assert tokenizer.convert_ids_to_tokens(ids) == [
+        "hello</w>",
+        ",</w>",
+        "world</w>",
+        "!</w>",
+        "do</w>",
+        "n't</w>",
+        ".</w>",
+    ]
+    assert tokenizer("\n")["input_ids"] == [] and tokenizer("a\nb")["input_ids"][1] == 40477
+
+
+def test_bundled_vocab_is_the_original(original_vocab):
+    vocab, merges = read_vocab_and_merges(*original_vocab)
+    bundled = GPT1Tokenizer()
+    assert bundled.get_vocab() == vocab and len(bundled) == 40478 and len(merges) == 40000
+    from_files = GPT1Tokenizer(vocab_file=original_vocab[0], merges_file=original_vocab[1])
+    assert from_files("Some text.")["input_ids"] == bundled("Some text.")["input_ids"]
+    assert GPT1Tokenizer.from_original(original_vocab[0].parent).get_vocab() == vocab
+
+
+def test_exception_table_is_spacys():
+    pytest.importorskip("spacy")
+    from tokenization.tokenization_gpt1 import export_spacy_exceptions
+
+    splits, keeps = _parse_exceptions()
+    spacy_splits, spacy_keeps = export_spacy_exceptions()
+    assert sorted(map(tuple, splits)) == sorted(map(tuple, spacy_splits)) and sorted(keeps) == sorted(spacy_keeps)
+
+
+def test_ftfy_shortcut_is_exact_on_short_strings():
+    ftfy = pytest.importorskip("ftfy")
+    # Every string of up to 3 characters over the shortcut's alphabet (and a few characters that defeat it); ftfy's
+    # mojibake heuristics look at neighbouring characters, so short strings cover what longer ones can trigger.
+    alphabet = "‘’“”—–…a A.'\"&<é\r"
+    for n in range(1, 4):
+        for chars in itertools.product(alphabet, repeat=n):
+            text = "".join(chars)
+            assert fix_text_if_needed(text) == ftfy.fix_text(text), repr(text)
+
+
+def test_special_tokens_and_padding(tokenizer):
+    assert tokenizer.unk_token == tokenizer.pad_token == "<unk>" and tokenizer.pad_token_id == 0
+    assert len(tokenizer) == 40478 and tokenizer.start_token_id is None
+    ft = GPT1Tokenizer(add_fine_tuning_framing=True)
+    assert len(ft) == 40481
+    assert (ft.start_token_id, ft.delimiter_token_id, ft.classify_token_id) == (40478, 40479, 40480)
+    assert (ft.start_token, ft.delimiter_token, ft.classify_token) == (START_TOKEN, DELIMITER_TOKEN, CLASSIFY_TOKEN)
+    plain = tokenizer("a b")["input_ids"]
+    assert ft("a b")["input_ids"] == [40478, *plain, 40480]
+    assert ft("a", "b")["input_ids"] == [40478, plain[0], 40479, plain[1], 40480]
+    # Padding never grows the vocabulary; truncation keeps the final _classify_.
+    batch = ft(["one two three four five six", "one"], padding=True, truncation=True, max_length=5)
+    assert batch["input_ids"][0][-1] == 40480 and len(batch["input_ids"][0]) == 5
+    assert batch["input_ids"][1] == [40478, plain[0] * 0 + batch["input_ids"][1][1], 40480, 0, 0]
+    assert batch["attention_mask"][1] == [1, 1, 1, 0, 0]
+    pairs = ft(["a " * 20], ["b " * 20], truncation=True, max_length=9)["input_ids"][0]
+    assert len(pairs) == 9 and pairs[-1] == 40480 and 40479 in pairs
+    # Turning framing on later adds the tokens; the plain tokenizer is not changed by another instance.
+    other = GPT1Tokenizer()
+    other.add_fine_tuning_framing = True
+    assert other("a")["input_ids"][0] == 40478 and len(tokenizer) == 40478
+
+
+def test_decode_is_readable(tokenizer):
+    ids = tokenizer("Hello,  World!\nDon't   panic.")["input_ids"]
+    assert tokenizer.decode(ids) == "hello , world ! \n do n't panic ."
+    assert "</w>" not in tokenizer.decode(tokenizer("antidisestablishmentarianism")["input_ids"])
+
+
+def test_save_and_load(tmp_path, tokenizer):
+    ft = GPT1Tokenizer(add_fine_tuning_framing=True)
+    ft.save_pretrained(tmp_path)
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "tokenization_gpt1.py"} <= names
+    config = json.loads((tmp_path / "tokenizer_config.json").read_text())
+    assert config["tokenizer_class"] == "GPT1Tokenizer" and config["add_fine_tuning_framing"] is True
+    assert config["auto_map"]["AutoTokenizer"][0] == "tokenization_gpt1.GPT1Tokenizer"
+    for loaded in (GPT1Tokenizer.from_pretrained(tmp_path), AutoTokenizer.from_pretrained(tmp_path)):
+        assert type(loaded) is GPT1Tokenizer and len(loaded) == 40481 and loaded.add_fine_tuning_framing
+        assert loaded("Some text.", "More.")["input_ids"] == ft("Some text.", "More.")["input_ids"]
+    # merges.txt + vocab.json are the authors' format.
+    assert (tmp_path / "merges.txt").read_text().startswith("#version: 0.2\nt h\n")
+    assert GPT1Tokenizer.from_original(tmp_path).get_vocab() == tokenizer.get_vocab()
+
+
+def test_bad_files_give_one_clear_error(tmp_path, original_vocab):
+    vocab, merges = original_vocab
+    with pytest.raises(ValueError, match="not found"):
+        GPT1Tokenizer(vocab_file=tmp_path / "missing.json", merges_file=merges)
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not a JSON"):
+        GPT1Tokenizer(vocab_file=tmp_path / "bad.json", merges_file=merges)
+    (tmp_path / "noheader.bpe").write_text("t h\ni n\n")
+    with pytest.raises(ValueError, match="#version"):
+        GPT1Tokenizer(vocab_file=vocab, merges_file=tmp_path / "noheader.bpe")
+    (tmp_path / "badmerge.bpe").write_text("#version: 0.2\nt h\nqq zz\n")
+    with pytest.raises(ValueError, match="not in"):
+        GPT1Tokenizer(vocab_file=vocab, merges_file=tmp_path / "badmerge.bpe")
+    with pytest.raises(ValueError, match="both"):
+        GPT1Tokenizer(vocab_file=vocab)
+
+
+def _tiny_model(vocab_size: int):
+    try:
+        from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
+
+        config = GPT1Config(vocab_size=vocab_size, n_layer=2, n_embd=32, n_head=4, n_positions=64)
+        return GPT1ForCausalLM(config)
+    except ImportError:
+        from transformers import OpenAIGPTConfig, OpenAIGPTLMHeadModel
+
+        config = OpenAIGPTConfig(vocab_size=vocab_size, n_layer=2, n_embd=32, n_head=4, n_positions=64)
+        return OpenAIGPTLMHeadModel(config)
+
+
+def test_prepare_for_finetuning(tokenizer):
+    import torch
+
+    torch.manual_seed(0)
+    model = _tiny_model(len(tokenizer))
+    old = model.get_input_embeddings().weight.detach().clone()
+    tok = GPT1Tokenizer()
+    model, tok = prepare_for_finetuning(model, tok)
+    emb = model.get_input_embeddings().weight
+    assert emb.shape[0] == len(tok) == 40481 and tok.add_fine_tuning_framing
+    assert torch.equal(emb[:40478], old)
+    new_rows = emb[40478:].detach()
+    assert 0.005 < new_rows.std().item() < 0.05  # N(0, 0.02), not the mean of the old rows
+    assert model.get_output_embeddings().weight.data_ptr() == emb.data_ptr()  # the LM head stays tied
+    cfg = model.config
+    assert (cfg.start_token_id, cfg.delimiter_token_id, cfg.classify_token_id, cfg.pad_token_id) == (
+        40478,
+        40479,
+        40480,
+        0,
+    )
+    # Idempotent, and the framed ids run through the model.
+    prepare_for_finetuning(model, tok)
+    assert model.get_input_embeddings().weight.shape[0] == 40481
+    batch = tok(["a story", "another one"], ["an ending", "x"], padding=True, return_tensors="pt")
+    assert model(**batch).logits.shape[-1] == 40481
+
+
+def test_train_small_vocabulary_and_a_model_on_it(tmp_path, shared_data):
+    import torch
+
+    books = sorted((shared_data / "corpus" / "books").glob("*.txt"))[:1]
+    tok = train_tokenizer(books, num_merges=300, output_dir=tmp_path)
+    merges = (tmp_path / "merges.txt").read_text().split("\n")
+    assert merges[0] == "#version: 0.2" and len([m for m in merges[1:] if m]) == 300
+    vocab = json.loads((tmp_path / "vocab.json").read_text())
+    assert vocab["<unk>"] == 0 and vocab["\n</w>"] == len(vocab) - 1 and len(tok) == len(vocab)
+    reloaded = GPT1Tokenizer(vocab_file=tmp_path / "vocab.json", merges_file=tmp_path / "merges.txt")
+    text = "It was the best of times, it was the worst of times. Don't panic!"
+    assert reloaded(text)["input_ids"] == tok(text)["input_ids"]
+    assert type(AutoTokenizer.from_pretrained(tmp_path)) is GPT1Tokenizer
+    # Same normalisation and splitting as the original: the words are the same, only the pieces differ.
+    assert tok.normalize_text(text) == GPT1Tokenizer().normalize_text(text)
+    # One training step of a tiny model on the new ids lowers the loss on that batch.
+    torch.manual_seed(0)
+    model = _tiny_model(len(tok))
+    ids = torch.tensor([tok(Path(books[0]).read_text(encoding="utf-8")[:5000])["input_ids"][:64]])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(3):
+        loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+
+
+def test_training_from_a_dataset():
+    datasets = pytest.importorskip("datasets")
+    rows = datasets.Dataset.from_dict({"text": ["the cat sat on the mat .", "the dog sat on the log ."] * 20})
+    tok = train_tokenizer(rows, num_merges=10, min_frequency=1)
+    assert len(json.loads(tok.backend_tokenizer.to_str())["model"]["merges"]) == 10
+    assert tok.convert_ids_to_tokens(tok("the cat")["input_ids"])[0] == "the</w>"

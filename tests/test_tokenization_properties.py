@@ -1,0 +1,69 @@
+"""Issue 3, "done when" 3: round trip over arbitrary text (hypothesis). No input crashes the tokenizer; when every
+piece is in the vocabulary, `decode(encode(x))` is the normalised text (`normalize_text(x)`: repaired,
+standardized, split into lower-cased words joined by spaces); the ftfy shortcut equals ftfy."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tokenization import GPT1Tokenizer, fix_text_if_needed
+
+# Any code point, lone surrogates and control characters included; and text made of the characters that matter
+# to the pipeline (quotes, dashes, dots, apostrophes, whitespace of every kind, letters of both cases).
+ANY_TEXT = st.text(st.characters(codec=None, min_codepoint=0, max_codepoint=0x10FFFF), max_size=60)
+TRICKY = "aAbBzZ019 .,'\"`-—–…‘’“”!?:;()[]{}_~*/\\|+&<>=%$£#@^\t\n\r\x0b\x0c\x00\x1f\x85\xa0\u2028é🎉°"
+TRICKY_TEXT = st.text(st.sampled_from(TRICKY), max_size=80)
+WORDS = st.lists(st.sampled_from(["don't", "Mr.", "I", "can't", "U.S.", "it's", "'em", "...", "--", "x"]), max_size=20)
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> GPT1Tokenizer:
+    return GPT1Tokenizer(add_fine_tuning_framing=False)
+
+
+def _round_trip(tokenizer: GPT1Tokenizer, text: str) -> None:
+    ids = tokenizer(text)["input_ids"]
+    assert all(isinstance(i, int) and 0 <= i < len(tokenizer) for i in ids)
+    decoded = tokenizer.decode(ids)
+    if 0 not in ids and "</w>" not in text:  # <unk> loses the piece; a literal "</w>" reads as an end of word
+        assert decoded == tokenizer.normalize_text(text)
+
+
+@SETTINGS
+@given(ANY_TEXT)
+def test_round_trip_any_text(tokenizer, text):
+    _round_trip(tokenizer, text)
+
+
+@SETTINGS
+@given(TRICKY_TEXT)
+def test_round_trip_tricky_text(tokenizer, text):
+    _round_trip(tokenizer, text)
+
+
+@SETTINGS
+@given(WORDS.map(" ".join))
+def test_round_trip_exception_words(tokenizer, text):
+    _round_trip(tokenizer, text)
+
+
+@pytest.mark.parametrize("text", ["", " ", "\n", "\ud800", "a\udfffb", "\x00" * 10, "x" * 100_000, "word " * 20_000])
+def test_edge_cases(tokenizer, text):
+    _round_trip(tokenizer, text)
+
+
+def test_framed_round_trip():
+    framed = GPT1Tokenizer(add_fine_tuning_framing=True)
+    ids = framed("Hello there.", "General Kenobi!")["input_ids"]
+    assert framed.decode(ids, skip_special_tokens=True) == "hello there . general kenobi !"
+
+
+@SETTINGS
+@given(st.one_of(ANY_TEXT, TRICKY_TEXT))
+def test_ftfy_shortcut_equals_ftfy(text):
+    ftfy = pytest.importorskip("ftfy")
+    assert fix_text_if_needed(text) == ftfy.fix_text(text)

@@ -1,0 +1,151 @@
+"""Train a new GPT-1 vocabulary: the authors' normalisation and word splitting, BPE merges with `</w>`.
+
+The result is saved in the authors' format (`vocab.json` token -> id with `<unk>` = 0, and `merges.txt` with a
+`#version: 0.2` header) and loads with the same class: `GPT1Tokenizer(vocab_file=..., merges_file=...)`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tokenizers.trainers import BpeTrainer
+
+from .tokenization_gpt1 import END_OF_WORD, UNK_TOKEN, GPT1Tokenizer, build_backend, fix_text_if_needed
+
+# The authors' vocabulary ends with the newline word; a corpus read line by line never shows it to the trainer.
+NEWLINE_TOKEN = "\n" + END_OF_WORD
+
+
+def _texts(source: Any, text_column: str) -> Iterator[str]:
+    """Texts from a path / list of paths (read line by line) or a `datasets.Dataset` / iterable of dicts or str."""
+    if isinstance(source, (str, os.PathLike)):
+        source = [source]
+    for item in source:
+        if isinstance(item, (str, os.PathLike)) and Path(item).is_file():
+            with open(item, encoding="utf-8") as f:
+                yield from f
+        elif isinstance(item, (str, os.PathLike)) and Path(item).is_dir():
+            for path in sorted(Path(item).rglob("*.txt")):
+                with open(path, encoding="utf-8") as f:
+                    yield from f
+        elif isinstance(item, dict):
+            yield item[text_column]
+        elif isinstance(item, str):
+            yield item
+        else:
+            raise ValueError(f"cannot read training text from {item!r} (expected a file, a folder, text or a row)")
+
+
+def _batches(texts: Iterable[str], size: int = 1000) -> Iterator[list[str]]:
+    batch = []
+    for text in texts:
+        batch.append(fix_text_if_needed(text))  # ftfy is the one Python step of the pipeline
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def train_tokenizer(
+    source: Any,
+    num_merges: int = 40_000,
+    output_dir: str | os.PathLike | None = None,
+    *,
+    text_column: str = "text",
+    min_frequency: int = 2,
+    limit_alphabet: int | None = 1_000,
+    show_progress: bool = False,
+) -> GPT1Tokenizer:
+    """Learn `num_merges` BPE merges (the paper: 40,000) on text, with GPT-1's normalisation and word splitting.
+
+    Args:
+        source: A text file, a folder of `*.txt` files, a list of either, a `datasets.Dataset` (or any iterable of
+            rows) with a `text_column`, or an iterable of strings.
+        num_merges: Number of merges; the vocabulary is `<unk>`, the characters (with and without `</w>`), one token
+            per merge, and `"\\n</w>"` as in the authors' vocabulary. Fewer merges result when the text runs out of
+            pairs seen `min_frequency` times.
+        output_dir: If given, write `vocab.json` + `merges.txt` (the authors' format) and the saved tokenizer there.
+        min_frequency: Pairs seen fewer times are never merged.
+        limit_alphabet: Keep at most this many distinct characters (the rarest become `<unk>`); None keeps all.
+
+    Returns:
+        A `GPT1Tokenizer` using the new vocabulary.
+    """
+    if num_merges < 0:
+        raise ValueError(f"num_merges must be >= 0, got {num_merges}")
+    # The trainer stops at a vocabulary size, not a number of merges: ask for enough room, then keep the first
+    # `num_merges` merges (tokenizers numbers <unk>, then the alphabet, then merge results in merge order).
+    room = 2 * (limit_alphabet or 100_000) + 2
+    backend = build_backend({UNK_TOKEN: 0}, [])
+    trainer = BpeTrainer(
+        vocab_size=num_merges + room,
+        min_frequency=min_frequency,
+        special_tokens=[UNK_TOKEN],
+        limit_alphabet=limit_alphabet,
+        end_of_word_suffix=END_OF_WORD,
+        show_progress=show_progress,
+    )
+    backend.train_from_iterator((t for batch in _batches(_texts(source, text_column)) for t in batch), trainer)
+    model = json.loads(backend.to_str())["model"]
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+    vocab: dict[str, int] = model["vocab"]
+    first_merge_id = len(vocab) - len(merges)
+    merges = merges[:num_merges]
+    vocab = {token: i for token, i in vocab.items() if i < first_merge_id + len(merges)}
+    if NEWLINE_TOKEN not in vocab:
+        vocab[NEWLINE_TOKEN] = len(vocab)
+    tokenizer = GPT1Tokenizer(vocab=vocab, merges=merges)
+    if output_dir is not None:
+        output_dir = Path(output_dir)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        tokenizer.save_pretrained(output_dir)
+    return tokenizer
+
+
+@dataclass
+class TrainTokenizerArguments:
+    """Command line of `scripts/train_tokenizer.py` / `gpt1-train-tokenizer`."""
+
+    output_dir: str = field(metadata={"help": "folder for vocab.json, merges.txt and the saved tokenizer"})
+    files: list[str] = field(default_factory=list, metadata={"help": "text files or folders of *.txt files"})
+    dataset: str | None = field(default=None, metadata={"help": "a `datasets` name or local path instead of files"})
+    dataset_config: str | None = field(default=None, metadata={"help": "the dataset's configuration name"})
+    split: str = field(default="train", metadata={"help": "dataset split"})
+    text_column: str = field(default="text", metadata={"help": "dataset column holding the text"})
+    num_merges: int = field(default=40_000, metadata={"help": "number of BPE merges (the paper: 40,000)"})
+    min_frequency: int = field(default=2, metadata={"help": "pairs seen fewer times are never merged"})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train a GPT-1 vocabulary from the command line; prints the size and the time."""
+    from transformers import HfArgumentParser
+
+    (args,) = HfArgumentParser(TrainTokenizerArguments).parse_args_into_dataclasses(args=argv)
+    if bool(args.files) == bool(args.dataset):
+        raise SystemExit("give --files (text files / folders) or --dataset, not both")
+    if args.dataset:
+        from datasets import load_dataset
+
+        source = load_dataset(args.dataset, args.dataset_config, split=args.split)
+    else:
+        source = args.files
+    start = time.perf_counter()
+    tok = train_tokenizer(
+        source,
+        args.num_merges,
+        args.output_dir,
+        text_column=args.text_column,
+        min_frequency=args.min_frequency,
+        show_progress=True,
+    )
+    print(
+        f"{len(tok):,} tokens ({args.num_merges:,} merges) in {time.perf_counter() - start:.0f} s -> {args.output_dir}"
+    )
+    return 0
