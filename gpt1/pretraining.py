@@ -1,0 +1,734 @@
+"""Generative pretraining (the paper's first stage) with `accelerate`: one loop from a laptop CPU to many GPUs.
+
+    python scripts/pretrain.py                                   # the bundled demo: minutes on a CPU
+    python scripts/pretrain.py --recipe paper --dataset DIR      # the paper's recipe on your corpus
+    accelerate launch scripts/pretrain.py --recipe paper ...     # the same on every GPU/node accelerate knows of
+
+The loop is nanoGPT's (micro-batches with gradient accumulation, clip, step, schedule), with `accelerate` supplying
+devices, processes (DDP, or FSDP via `accelerate launch --use_fsdp`), bf16 autocast and checkpoint state. Data order
+is a function of (seed, epoch) only and every RNG is checkpointed, so `--resume` continues a killed run exactly.
+
+Two recipes (`RECIPES`): `paper` holds the paper's hyper-parameters and is what a full pretraining run uses; `demo`
+(the default, so that the script runs with no arguments) is a small model on the bundled corpus. Any option given
+on the command line overrides the recipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, broadcast_object_list, set_seed
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    HfArgumentParser,
+    get_cosine_schedule_with_warmup,
+)
+
+import modeling_gpt1  # noqa: F401  (registers GPT-1 with the Auto classes)
+from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
+
+from .data import CorpusError, load_corpus, pack_corpus, split_blocks
+from .io import atomic_directory, atomic_write_json, is_partial
+from .logging_utils import JsonlTracker, plot_loss_curve, read_jsonl
+
+DEMO_CORPUS = Path(__file__).resolve().parents[1] / "demo_data" / "books"
+
+# Hyper-parameters by recipe; `None` in PretrainArguments means "take it from the recipe".
+RECIPES: dict[str, dict[str, Any]] = {
+    # Section 4.1 of the paper: 12-layer 768-wide model, 512-token contiguous blocks, minibatches of 64, Adam with
+    # max lr 2.5e-4 warmed up linearly over 2,000 updates then annealed to 0 on a cosine, 100 epochs, dropout 0.1,
+    # L2 (decoupled, as in AdamW) w=0.01 on non-bias/gain weights; the authors' code also clips gradients at 1.
+    "paper": dict(
+        dataset=None,
+        model_preset="gpt1",
+        block_size=512,
+        vocab_size=None,
+        dropout=0.1,
+        total_batch_size=64,
+        per_device_train_batch_size=8,
+        learning_rate=2.5e-4,
+        warmup_steps=2000,
+        num_train_epochs=100.0,
+        max_steps=None,
+        weight_decay=0.01,
+        max_grad_norm=1.0,
+        validation_fraction=0.001,
+        eval_every=1000,
+        save_every=1000,
+        log_every=10,
+        time_budget_minutes=None,
+    ),
+    # The bundled default: a 4-layer, 128-wide model with a 4,096-token BPE vocabulary learnt on the bundled ~1 MB of
+    # books: ~600k tokens, about 2.5 minutes on 2 idle CPU cores; the time budget bounds it on a slow or busy machine.
+    # The larger lr and short warmup suit the tiny model; small batches give it more updates in the same time.
+    "demo": dict(
+        dataset=str(DEMO_CORPUS),
+        model_preset="mini",
+        block_size=128,
+        vocab_size=4096,
+        dropout=0.1,
+        total_batch_size=8,
+        per_device_train_batch_size=8,
+        learning_rate=2e-3,
+        warmup_steps=40,
+        num_train_epochs=None,
+        max_steps=600,
+        weight_decay=0.01,
+        max_grad_norm=1.0,
+        validation_fraction=0.02,
+        eval_every=100,
+        save_every=200,
+        log_every=10,
+        time_budget_minutes=4.0,
+    ),
+}
+
+# Dense bf16 tensor-core peak per device (vendor data sheets, without sparsity). Names are matched in order, so the
+# more specific ones come first. Devices not listed get a measured matmul peak instead.
+PEAK_BF16_FLOPS: list[tuple[str, float]] = [
+    ("H200", 989e12),
+    ("H100 NVL", 835e12),
+    ("H100 PCIe", 756e12),
+    ("H100", 989e12),
+    ("A100", 312e12),
+    ("L40S", 362e12),
+    ("L4", 121e12),
+    ("A10", 125e12),
+    ("RTX 4090", 165e12),
+    ("RTX 3090", 71e12),
+]
+
+
+class PretrainError(ValueError):
+    """A pretraining run cannot start as asked; the message says why and what to change."""
+
+
+@dataclass
+class PretrainArguments:
+    """Options of `scripts/pretrain.py`. Options left unset (None) take the value of the chosen `--recipe`."""
+
+    recipe: str = field(
+        default="demo",
+        metadata={
+            "help": "Defaults for everything unset: 'paper' (the paper's recipe) or 'demo' (a small model on the "
+            "bundled corpus, minutes on a CPU).",
+            "choices": list(RECIPES),
+        },
+    )
+    # --- data
+    dataset: str | None = field(
+        default=None,
+        metadata={
+            "help": "Corpus: a file, folder, glob (.txt, .json/.jsonl, .parquet) or a Hub dataset name. "
+            "demo: the bundled books; paper: required."
+        },
+    )
+    dataset_config: str | None = field(default=None, metadata={"help": "Config name of a Hub dataset."})
+    text_column: str = field(default="text", metadata={"help": "Column holding the text in JSON/parquet/Hub data."})
+    unwrap_lines: bool = field(
+        default=True, metadata={"help": "Join hard-wrapped lines inside a paragraph of plain text (off for verse)."}
+    )
+    validation_fraction: float | None = field(default=None, metadata={"help": "Share of blocks held out."})
+    preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for tokenisation."})
+    cache_dir: str | None = field(default=None, metadata={"help": "datasets cache folder."})
+    # --- tokenizer and model
+    tokenizer: str | None = field(
+        default=None, metadata={"help": "Tokenizer folder or Hub name; default: the bundled GPT-1 BPE tokenizer."}
+    )
+    vocab_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "Train a new BPE vocabulary of this size on the corpus (demo: 4096); 0 keeps the tokenizer's own "
+            "(paper: the original 40,478)."
+        },
+    )
+    model_preset: str | None = field(default=None, metadata={"help": "GPT1Config preset: gpt1, small, mini, tiny."})
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "Continue pretraining these weights instead of a fresh model."}
+    )
+    block_size: int | None = field(default=None, metadata={"help": "Tokens per training sequence (n_ctx)."})
+    dropout: float | None = field(default=None, metadata={"help": "Residual, embedding and attention dropout."})
+    # --- optimisation
+    total_batch_size: int | None = field(
+        default=None, metadata={"help": "Sequences per update = per-device batch x accumulation x processes."}
+    )
+    per_device_train_batch_size: int | None = field(default=None, metadata={"help": "Sequences per micro-batch."})
+    learning_rate: float | None = field(default=None, metadata={"help": "Peak learning rate."})
+    warmup_steps: int | None = field(default=None, metadata={"help": "Linear warmup updates before the cosine."})
+    max_steps: int | None = field(default=None, metadata={"help": "Updates to train (overrides epochs)."})
+    num_train_epochs: float | None = field(default=None, metadata={"help": "Epochs, when max_steps is unset."})
+    weight_decay: float | None = field(default=None, metadata={"help": "Decoupled L2 on weight matrices."})
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_epsilon: float = 1e-8
+    max_grad_norm: float | None = field(default=None, metadata={"help": "Gradient clipping norm (0: off)."})
+    # --- speed
+    mixed_precision: str = field(
+        default="auto",
+        metadata={
+            "help": "'bf16', 'fp16', 'no', or 'auto' (bf16 on a GPU that has it, else no).",
+            "choices": ["auto", "bf16", "fp16", "no"],
+        },
+    )
+    torch_compile: bool = field(default=False, metadata={"help": "Compile the model with torch.compile."})
+    gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations in backward."})
+    peak_tflops: float | None = field(
+        default=None, metadata={"help": "Device peak for MFU; default: a table by GPU name, else a measured matmul."}
+    )
+    # --- run
+    output_dir: str = field(default="runs/pretrain", metadata={"help": "Checkpoints, logs and the final model."})
+    seed: int = 42
+    resume: bool = field(default=False, metadata={"help": "Continue from the latest checkpoint in output_dir."})
+    overwrite_output_dir: bool = field(default=False, metadata={"help": "Start afresh, deleting old checkpoints."})
+    eval_every: int | None = field(default=None, metadata={"help": "Updates between validation passes."})
+    max_eval_batches: int | None = field(default=None, metadata={"help": "Cap on validation batches (per process)."})
+    save_every: int | None = field(default=None, metadata={"help": "Updates between checkpoints."})
+    keep_checkpoints: int = field(default=2, metadata={"help": "Checkpoints kept (the newest)."})
+    log_every: int | None = field(default=None, metadata={"help": "Updates between log records."})
+    time_budget_minutes: float | None = field(
+        default=None,
+        metadata={"help": "Stop (evaluate, checkpoint, save) after this much training time (demo: 4; paper: none)."},
+    )
+    report_to: str = field(
+        default="none", metadata={"help": "Extra trackers besides the JSON-lines log: tensorboard, wandb, all, none."}
+    )
+    sample_prompt: str = field(default="The garden was", metadata={"help": "Prompt of the sample printed at the end."})
+    sample_tokens: int = field(default=48, metadata={"help": "Tokens generated for the sample (0: none)."})
+    push_to_hub: bool = field(default=False, metadata={"help": "Push the final model to the Hub."})
+    hub_model_id: str | None = field(default=None, metadata={"help": "Hub repo for --push_to_hub."})
+
+    def resolved(self) -> PretrainArguments:
+        """A copy with every unset option filled from the recipe, checked for consistency."""
+        if self.recipe not in RECIPES:
+            raise PretrainError(f"unknown recipe {self.recipe!r}; choose from {', '.join(RECIPES)}")
+        recipe = RECIPES[self.recipe]
+        filled = replace(self, **{k: v for k, v in recipe.items() if getattr(self, k) is None})
+        if filled.dataset is None:
+            raise PretrainError(
+                f"the {self.recipe} recipe needs a corpus: pass --dataset (a file, folder, glob or Hub dataset; the "
+                "paper's BooksCorpus is not redistributable, e.g. use ../shared/data/corpus/books)"
+            )
+        if filled.push_to_hub and not filled.hub_model_id:
+            raise PretrainError("--push_to_hub needs --hub_model_id (the Hub repo to push the model to)")
+        if filled.max_steps is None and filled.num_train_epochs is None:
+            raise PretrainError("set --max_steps or --num_train_epochs")
+        for name in (
+            "block_size",
+            "total_batch_size",
+            "per_device_train_batch_size",
+            "eval_every",
+            "save_every",
+            "log_every",
+            "keep_checkpoints",
+        ):
+            if getattr(filled, name) < 1:
+                raise PretrainError(f"--{name} must be a positive integer, got {getattr(filled, name)}")
+        return filled
+
+
+# --- pieces of the run -------------------------------------------------------------------------------------------
+
+
+def load_tokenizer(name_or_path: str | None) -> Any:
+    """The tokenizer to pretrain with: a folder or Hub name, or (None) the bundled GPT-1 tokenizer."""
+    with contextlib.suppress(ImportError):
+        import tokenization  # noqa: F401  (registers GPT1Tokenizer with AutoTokenizer)
+    if name_or_path is not None:
+        return AutoTokenizer.from_pretrained(name_or_path)
+    try:
+        from tokenization import GPT1Tokenizer
+    except ImportError as e:
+        raise PretrainError(f"the bundled GPT-1 tokenizer cannot be imported ({e}); pass --tokenizer") from e
+    return GPT1Tokenizer()
+
+
+def train_vocabulary(tokenizer: Any, corpus: Any, vocab_size: int) -> Any:
+    """A new BPE vocabulary of `vocab_size` learnt on `corpus`, keeping `tokenizer`'s normalisation and pre-split."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise PretrainError(f"--vocab_size needs a fast (tokenizers-backed) tokenizer, got {type(tokenizer).__name__}")
+    batches = (corpus[i : i + 1000]["text"] for i in range(0, len(corpus), 1000))
+    return tokenizer.train_new_from_iterator(batches, vocab_size=vocab_size, length=len(corpus))
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW groups: decay every matrix (ndim >= 2), not biases or LayerNorm gains/biases (ndim 1).
+
+    This is the authors' rule (`len(shape) > 1`): besides the attention and MLP weights it decays the token AND
+    position embeddings, which in their code were one matrix. Tied parameters appear once.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    return [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+
+
+def build_optimizer(
+    model: torch.nn.Module,
+    *,
+    lr: float,
+    weight_decay: float,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    device: torch.device | None = None,
+) -> torch.optim.AdamW:
+    """AdamW with decoupled weight decay on `param_groups`; the fused kernel on CUDA."""
+    return torch.optim.AdamW(
+        param_groups(model, weight_decay),
+        lr=lr,
+        betas=betas,
+        eps=eps,
+        fused=device is not None and device.type == "cuda",  # one kernel for all parameters, not several per tensor
+    )
+
+
+def flops_per_token(model: torch.nn.Module, block_size: int) -> float:
+    """Training FLOPs per token: 6N for the matmuls forward and backward, plus attention's 12 * L * d * T (PaLM,
+    appendix B). N counts the token embedding once (it is the LM head's matmul) and not the position lookup."""
+    config = model.config
+    n = sum(p.numel() for p in model.parameters()) - config.n_positions * config.n_embd
+    return 6 * n + 12 * config.n_layer * config.n_embd * block_size
+
+
+def measure_matmul_flops(device: torch.device, dtype: torch.dtype = torch.bfloat16, size: int = 8192) -> float:
+    """Achieved FLOP/s of a large square matmul on `device`: a peak for devices the table lacks."""
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    torch.cuda.synchronize(device)
+    start, iters = time.perf_counter(), 20
+    for _ in range(iters):
+        a @ b
+    torch.cuda.synchronize(device)
+    return 2 * size**3 * iters / (time.perf_counter() - start)
+
+
+def table_peak_flops(device_name: str) -> float | None:
+    """The data-sheet dense bf16 peak of a GPU by its name (`torch.cuda.get_device_name`), if the table has it."""
+    return next((flops for key, flops in PEAK_BF16_FLOPS if key in device_name), None)
+
+
+def peak_flops(device: torch.device, override_tflops: float | None = None) -> float | None:
+    """bf16 peak FLOP/s of one device: the override, the data-sheet table, or a measured matmul; None off-GPU."""
+    if override_tflops:
+        return override_tflops * 1e12
+    if device.type != "cuda":
+        return None
+    return table_peak_flops(torch.cuda.get_device_name(device)) or measure_matmul_flops(device)
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The newest complete checkpoint in `folder` (temporary folders of an interrupted save are ignored)."""
+    if not folder.is_dir():
+        return None
+    done = [p for p in folder.glob("step-*") if not is_partial(p) and (p / "trainer_state.json").exists()]
+    return max(done, key=lambda p: int(p.name.split("-")[1]), default=None)
+
+
+def save_checkpoint(accelerator: Accelerator, folder: Path, state: dict[str, Any], keep: int) -> Path:
+    """`accelerator.save_state` into `folder/step-N`, atomically: every rank writes into one temporary folder that
+    the main process renames into place only when all are done; then all but the newest `keep` are deleted."""
+    target = folder / f"step-{state['step']:07d}"
+    with atomic_directory(target) if accelerator.is_main_process else contextlib.nullcontext() as tmp:
+        tmp = broadcast_object_list([str(tmp) if tmp else None])[0]
+        accelerator.save_state(tmp)
+        if accelerator.is_main_process:
+            atomic_write_json(Path(tmp) / "trainer_state.json", state)
+        accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        old = sorted((p for p in folder.glob("step-*") if not is_partial(p)), key=lambda p: int(p.name.split("-")[1]))
+        for stale in old[:-keep]:
+            shutil.rmtree(stale, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return target
+
+
+def run_signature(args: PretrainArguments, config: GPT1Config, train_blocks: Any, total_steps: int) -> dict[str, Any]:
+    """What must not change between a run and its resumption: the model, the data and the optimisation schedule."""
+    sample = train_blocks[: min(4, len(train_blocks))]["input_ids"]
+    digest = hashlib.sha256(json.dumps([list(map(int, row)) for row in sample]).encode()).hexdigest()[:16]
+    keys = ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "n_inner", "afn", "resid_pdrop")
+    return {
+        "model": {k: getattr(config, k) for k in keys},
+        "block_size": args.block_size,
+        "train_blocks": len(train_blocks),
+        "data_digest": digest,
+        "total_batch_size": args.total_batch_size,
+        "seed": args.seed,
+        "learning_rate": args.learning_rate,
+        "warmup_steps": args.warmup_steps,
+        "total_steps": total_steps,
+        "weight_decay": args.weight_decay,
+        "max_grad_norm": args.max_grad_norm,
+    }
+
+
+def check_resumable(saved: dict[str, Any], current: dict[str, Any], checkpoint: Path) -> None:
+    """One error naming every setting in which the checkpoint's run differs from this one."""
+    diffs = [f"{k}: checkpoint {saved.get(k)!r} vs now {v!r}" for k, v in current.items() if saved.get(k) != v]
+    if diffs:
+        raise PretrainError(
+            f"cannot resume from {checkpoint}: it was written by a run with a different configuration "
+            f"({'; '.join(diffs)}). Use the original options, or another --output_dir / --overwrite_output_dir."
+        )
+
+
+@torch.no_grad()
+def evaluate(accelerator: Accelerator, model: torch.nn.Module, loader: DataLoader, max_batches: int | None) -> float:
+    """Mean next-token cross-entropy over the validation blocks (every block has the same length, so the mean of
+    per-block means is the per-token mean), gathered over processes without the padding of uneven shards."""
+    model.eval()
+    losses = []
+    for i, batch in enumerate(loader):
+        if max_batches is not None and i >= max_batches:
+            break
+        ids = batch["input_ids"].long()
+        logits = model(input_ids=ids, use_cache=False).logits.float()
+        per_token = torch.nn.functional.cross_entropy(
+            logits[:, :-1].reshape(-1, logits.size(-1)), ids[:, 1:].reshape(-1), reduction="none"
+        )
+        losses.append(accelerator.gather_for_metrics(per_token.view(ids.size(0), -1).mean(1)))
+    model.train()
+    return torch.cat(losses).mean().item()
+
+
+def micro_batches(accelerator: Accelerator, loader: Any, consumed: int):
+    """Micro-batches forever, epoch after epoch, starting after the first `consumed` ones.
+
+    The order within an epoch is a function of (seed, epoch) alone (accelerate's seedable sampler), so skipping the
+    consumed batches of the current epoch puts a resumed run exactly where the interrupted one was.
+    """
+    epoch, skip = divmod(consumed, len(loader))
+    while True:
+        loader.set_epoch(epoch)
+        yield from accelerator.skip_first_batches(loader, skip) if skip else loader
+        epoch, skip = epoch + 1, 0
+
+
+def generate_sample(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int, seed: int) -> str:
+    """A sampled continuation of `prompt` (top-k 40, temperature 0.8), decoded."""
+    device = next(model.parameters()).device
+    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(device)
+    max_new_tokens = min(max_new_tokens, model.config.n_positions - inputs["input_ids"].size(1))
+    torch.manual_seed(seed)
+    model.eval()
+    out = model.generate(
+        **inputs,
+        max_new_tokens=max_new_tokens,
+        do_sample=True,
+        top_k=40,
+        temperature=0.8,
+        pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
+    )
+    return tokenizer.decode(out[0], skip_special_tokens=True)
+
+
+def check_model_shape(args: PretrainArguments) -> None:
+    """Reject an unknown preset or a block longer than the model's context before any data is read."""
+    if args.model_name_or_path:
+        n_positions = AutoConfig.from_pretrained(args.model_name_or_path).n_positions
+    else:
+        try:
+            n_positions = GPT1Config.from_preset(args.model_preset).n_positions
+        except ValueError as e:
+            raise PretrainError(str(e)) from e
+    if args.block_size > n_positions:
+        raise PretrainError(f"--block_size {args.block_size} exceeds the model's n_positions {n_positions}")
+
+
+# --- the run -----------------------------------------------------------------------------------------------------
+
+
+def pretrain(args: PretrainArguments) -> Path:
+    """Pretrain a GPT-1 language model as `args` say; returns the folder of the final model (`output_dir/model`).
+
+    The folder holds safetensors weights, config, tokenizer and the loss curve, and loads with
+    `AutoModelForCausalLM.from_pretrained` / `AutoTokenizer.from_pretrained`. Checkpoints go to
+    `output_dir/checkpoints`, the log to `output_dir/log.jsonl`.
+    """
+    args = args.resolved()
+    out = Path(args.output_dir)
+    check_model_shape(args)
+    mixed_precision = args.mixed_precision
+    if mixed_precision == "auto":
+        mixed_precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+    trackers: list[Any] = [JsonlTracker(out)]
+    if args.report_to != "none":
+        trackers += ["tensorboard", "wandb"] if args.report_to == "all" else args.report_to.split(",")
+    accelerator = Accelerator(
+        mixed_precision=mixed_precision,
+        log_with=trackers,
+        project_dir=str(out),
+        dynamo_backend="inductor" if args.torch_compile else None,
+        # The shuffle order depends only on (seed, epoch), the same on every rank and after a resume.
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
+    )
+    main = accelerator.is_main_process
+    num_processes = accelerator.num_processes
+    micro_per_step = args.per_device_train_batch_size * num_processes
+    if args.total_batch_size % micro_per_step:
+        raise PretrainError(
+            f"--total_batch_size {args.total_batch_size} is not a multiple of --per_device_train_batch_size "
+            f"{args.per_device_train_batch_size} x {num_processes} process(es)"
+        )
+    accum = args.total_batch_size // micro_per_step
+    log = tqdm.write if main else (lambda *a, **k: None)
+
+    checkpoints = out / "checkpoints"
+    resume_from = latest_checkpoint(checkpoints)
+    if resume_from is not None and not args.resume:
+        if not args.overwrite_output_dir:
+            raise PretrainError(
+                f"{out} already holds checkpoints of a run (latest {resume_from.name}); pass --resume to continue "
+                "it, --overwrite_output_dir to start afresh, or choose another --output_dir"
+            )
+        if main:
+            shutil.rmtree(checkpoints)
+        resume_from = None
+    if args.resume and resume_from is None:
+        log(f"no checkpoint in {checkpoints}: starting from scratch")
+    if main and checkpoints.is_dir():
+        for partial in filter(is_partial, checkpoints.iterdir()):  # left by a save that was killed
+            shutil.rmtree(partial, ignore_errors=True)
+    accelerator.wait_for_everyone()
+
+    # --- tokenizer and data: built once by the main process, read from its files/cache by the others
+    tokenizer_dir = out / "tokenizer"
+    with accelerator.main_process_first():
+        corpus = load_corpus(
+            args.dataset,
+            text_column=args.text_column,
+            dataset_config=args.dataset_config,
+            unwrap_lines=args.unwrap_lines,
+            cache_dir=args.cache_dir,
+        )
+        fresh_vocabulary = resume_from is None and main
+        if fresh_vocabulary:
+            tokenizer = load_tokenizer(args.tokenizer)
+            if args.vocab_size:
+                tokenizer = train_vocabulary(tokenizer, corpus, args.vocab_size)
+        else:
+            tokenizer = load_tokenizer(str(tokenizer_dir))  # the vocabulary the run started with
+        blocks = pack_corpus(corpus, tokenizer, args.block_size, num_proc=args.preprocessing_num_workers)
+        splits = split_blocks(blocks, args.validation_fraction, args.seed)
+        if fresh_vocabulary:  # written once the data is known to be usable, before the other ranks read it
+            with atomic_directory(tokenizer_dir) as tmp:
+                tokenizer.save_pretrained(tmp)
+    train_set, val_set = splits["train"].with_format("torch"), splits["validation"].with_format("torch")
+    if len(train_set) < micro_per_step:
+        raise PretrainError(
+            f"the training split has {len(train_set)} blocks, fewer than one step's {micro_per_step} "
+            "(per-device batch x processes); use more text, a smaller block or batch size"
+        )
+
+    # --- model, optimiser, schedule
+    set_seed(args.seed)
+    if args.model_name_or_path:
+        model = AutoModelForCausalLM.from_pretrained(args.model_name_or_path)
+        if model.config.vocab_size < len(tokenizer):
+            raise PretrainError(
+                f"{args.model_name_or_path} embeds {model.config.vocab_size} tokens, the tokenizer has {len(tokenizer)}"
+            )
+    else:
+        config = GPT1Config.from_preset(
+            args.model_preset,
+            vocab_size=len(tokenizer),
+            resid_pdrop=args.dropout,
+            embd_pdrop=args.dropout,
+            attn_pdrop=args.dropout,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        model = GPT1ForCausalLM(config)
+    if args.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+
+    steps_per_epoch = len(train_set) // args.total_batch_size
+    total_steps = args.max_steps or max(1, math.ceil(args.num_train_epochs * steps_per_epoch))
+    optimizer = build_optimizer(
+        model,
+        lr=args.learning_rate,
+        weight_decay=args.weight_decay,
+        betas=(args.adam_beta1, args.adam_beta2),
+        eps=args.adam_epsilon,
+        device=accelerator.device,
+    )
+    # Stepped by hand once per update (accelerate would step a prepared scheduler once per process).
+    scheduler = get_cosine_schedule_with_warmup(optimizer, args.warmup_steps, total_steps)
+    # Own generators keep the loaders from drawing on the global RNG (dropout's), which a resume restores.
+    train_loader = DataLoader(
+        train_set,
+        batch_size=args.per_device_train_batch_size,
+        shuffle=True,
+        drop_last=True,
+        generator=torch.Generator().manual_seed(args.seed),
+    )
+    val_loader = DataLoader(val_set, batch_size=args.per_device_train_batch_size, generator=torch.Generator())
+    model, optimizer, train_loader, val_loader = accelerator.prepare(model, optimizer, train_loader, val_loader)
+    accelerator.register_for_checkpointing(scheduler)
+    raw_model = accelerator.unwrap_model(model)
+
+    signature = run_signature(args, raw_model.config, splits["train"], total_steps)
+    step, tokens, tracker = 0, 0, trackers[0]
+    if resume_from is not None:
+        saved = json.loads((resume_from / "trainer_state.json").read_text())
+        check_resumable(saved["signature"], signature, resume_from)
+        accelerator.load_state(str(resume_from))
+        step, tokens = saved["step"], saved["tokens"]
+        if main:
+            tracker.truncate_after(step)
+        log(f"resumed from {resume_from} at step {step}")
+    elif main:
+        tracker.reset()
+    run_config = {k: v for k, v in asdict(args).items() if isinstance(v, int | float | str | bool)}
+    accelerator.init_trackers(
+        "gpt1-pretraining", config={**run_config, "num_processes": num_processes, "gradient_accumulation_steps": accum}
+    )
+
+    n_params = sum(p.numel() for p in raw_model.parameters())
+    tokens_per_step = args.total_batch_size * args.block_size
+    flops_token = flops_per_token(raw_model, args.block_size)
+    peak = peak_flops(accelerator.device, args.peak_tflops)
+    log(
+        f"GPT-1 pretraining ({args.recipe} recipe): {n_params / 1e6:.2f}M parameters, {len(tokenizer)} tokens vocab; "
+        f"{len(train_set)} train / {len(val_set)} validation blocks of {args.block_size}; {total_steps} updates of "
+        f"{args.total_batch_size} x {args.block_size} tokens ({args.per_device_train_batch_size} per device x {accum} "
+        f"accumulation x {num_processes} process(es)); {accelerator.device}, mixed precision {mixed_precision}"
+    )
+
+    def validate() -> None:
+        val_loss = evaluate(accelerator, model, val_loader, args.max_eval_batches)
+        record = {"val_loss": val_loss, "val_ppl": math.exp(min(val_loss, 50.0)), "tokens": tokens}
+        accelerator.log(record, step=step)
+        log(f"step {step}: validation loss {val_loss:.4f}, perplexity {record['val_ppl']:.2f}")
+
+    if resume_from is None:
+        validate()
+    batches = micro_batches(accelerator, train_loader, step * accum)
+    progress = tqdm(total=total_steps, initial=step, desc="pretraining", disable=not main, dynamic_ncols=True)
+    model.train()
+    start = last_log = time.perf_counter()
+    window_loss, window_steps = 0.0, 0
+    while step < total_steps:
+        if args.time_budget_minutes is not None and time.perf_counter() - start > 60 * args.time_budget_minutes:
+            log(f"time budget of {args.time_budget_minutes} min reached at step {step}")
+            break
+        lr = scheduler.get_last_lr()[0]
+        step_loss = torch.zeros((), device=accelerator.device)
+        for micro in range(accum):
+            ids = next(batches)["input_ids"].long()
+            # Gradients are averaged across processes only on the last micro-batch of the update.
+            with accelerator.no_sync(model) if micro < accum - 1 else contextlib.nullcontext():
+                loss = model(input_ids=ids, labels=ids, use_cache=False).loss
+                accelerator.backward(loss / accum)
+            step_loss += loss.detach() / accum
+        grad_norm = accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm) if args.max_grad_norm else None
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        tokens += tokens_per_step
+        window_loss += accelerator.reduce(step_loss, "mean").item()
+        window_steps += 1
+        progress.update(1)
+
+        if step % args.log_every == 0 or step == total_steps:
+            now = time.perf_counter()
+            tokens_per_s = window_steps * tokens_per_step / (now - last_log)
+            record = {
+                "loss": window_loss / window_steps,
+                "lr": lr,
+                "tokens": tokens,
+                "tokens_per_s": tokens_per_s,
+                "epoch": step / max(1, steps_per_epoch),
+                "elapsed_s": now - start,
+            }
+            if grad_norm is not None:
+                record["grad_norm"] = float(grad_norm)
+            if peak:
+                record["mfu"] = flops_token * tokens_per_s / (peak * num_processes)
+            accelerator.log(record, step=step)
+            progress.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{lr:.2e}", tok_s=f"{tokens_per_s:,.0f}")
+            window_loss, window_steps, last_log = 0.0, 0, time.perf_counter()
+        if step % args.eval_every == 0 and step < total_steps:
+            validate()
+        if step % args.save_every == 0 and step < total_steps:
+            save_checkpoint(
+                accelerator,
+                checkpoints,
+                {"step": step, "tokens": tokens, "signature": signature},
+                args.keep_checkpoints,
+            )
+    progress.close()
+
+    # --- final evaluation, checkpoint and model
+    validate()
+    save_checkpoint(
+        accelerator, checkpoints, {"step": step, "tokens": tokens, "signature": signature}, args.keep_checkpoints
+    )
+    model_dir = out / "model"
+    state_dict = accelerator.get_state_dict(model)  # gathers FSDP shards; every rank takes part
+    if main:
+        with atomic_directory(model_dir) as tmp:
+            raw_model.save_pretrained(tmp, state_dict=state_dict)
+            tokenizer.save_pretrained(tmp)
+            plot_loss_curve(read_jsonl(tracker.path), tmp / "loss_curve.png")
+    accelerator.wait_for_everyone()
+    if main:
+        if args.sample_tokens > 0:
+            sample = generate_sample(raw_model, tokenizer, args.sample_prompt, args.sample_tokens, args.seed)
+            log(f"sample: {sample}")
+        log(f"saved the model to {model_dir}")
+        if args.push_to_hub:
+            from .hub import push_folder
+
+            log(f"pushed to {push_folder(model_dir, args.hub_model_id, commit_message='GPT-1 pretraining')}")
+    accelerator.end_training()  # closes the trackers and, with several processes, the process group
+    return model_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`scripts/pretrain.py`: parse options, pretrain, print where the model is. Bad input exits 2 with one line."""
+    parser = HfArgumentParser(PretrainArguments, description=__doc__.split("\n\n")[0])
+    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    try:
+        pretrain(args)
+    except (PretrainError, CorpusError) as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return 2
+    return 0
+
+
+__all__ = [
+    "DEMO_CORPUS",
+    "PEAK_BF16_FLOPS",
+    "RECIPES",
+    "PretrainArguments",
+    "PretrainError",
+    "build_optimizer",
+    "flops_per_token",
+    "latest_checkpoint",
+    "load_tokenizer",
+    "main",
+    "param_groups",
+    "peak_flops",
+    "pretrain",
+    "save_checkpoint",
+    "table_peak_flops",
+    "train_vocabulary",
+]

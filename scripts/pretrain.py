@@ -1,0 +1,5 @@
+"""Pretrain GPT-1 (see `gpt1.pretraining`): `python scripts/pretrain.py --help`; no arguments runs the bundled demo."""
+
+from gpt1.pretraining import main
+
+raise SystemExit(main())

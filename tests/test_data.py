@@ -1,0 +1,135 @@
+"""Corpus loading, tokenisation and packing (gpt1.data) on the bundled books and the shared corpus."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from datasets import Dataset
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast
+
+from gpt1.data import CorpusError, build_pretraining_data, load_corpus, pack_corpus, resolve_corpus_files, split_blocks
+
+DEMO = Path(__file__).resolve().parents[1] / "demo_data" / "books"
+BOOK = DEMO / "carroll_through_the_looking_glass.txt"
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> PreTrainedTokenizerFast:
+    """A 200-token byte-level BPE learnt on a slice of a bundled book: real merges, fast to apply."""
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator([BOOK.read_text()[:40_000]], trainers.BpeTrainer(vocab_size=200, special_tokens=["<unk>"]))
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<unk>")
+
+
+def test_resolve_folder_glob_and_list(tmp_path: Path) -> None:
+    files = resolve_corpus_files(DEMO)
+    assert list(files) == ["text"] and len(files["text"]) == 4  # MANIFEST.tsv is not a corpus file
+    assert files["text"] == sorted(files["text"])
+    assert resolve_corpus_files(str(DEMO / "b*.txt"))["text"] == files["text"][:3]
+    (tmp_path / "a.jsonl").write_text('{"text": "x"}\n')
+    mixed = resolve_corpus_files([BOOK, tmp_path / "a.jsonl"])
+    assert mixed == {"text": [str(BOOK)], "json": [str(tmp_path / "a.jsonl")]}
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("./no/such/corpus.txt", "no such file or folder"),
+        ("missing_dir/sub/", "no such file or folder"),
+        (str(DEMO / "*.parquet"), "matched no files"),
+    ],
+)
+def test_missing_input_is_named(source: str, message: str) -> None:
+    with pytest.raises(CorpusError, match=message):
+        load_corpus(source)
+
+
+def test_folder_without_corpus_files_and_unsupported_suffix(tmp_path: Path) -> None:
+    (tmp_path / "notes.tsv").write_text("a\tb\n")
+    with pytest.raises(CorpusError, match="holds no corpus files"):
+        load_corpus(tmp_path)
+    with pytest.raises(CorpusError, match="unsupported suffix '.tsv'"):
+        load_corpus(tmp_path / "notes.tsv")
+
+
+def test_plain_text_paragraphs_are_unwrapped(tmp_path: Path) -> None:
+    path = tmp_path / "book.txt"
+    path.write_text("It was a dark\nand stormy night.\n\n\nThe end.\n")
+    assert list(load_corpus(path)["text"]) == ["It was a dark and stormy night.\n", "The end.\n"]
+    kept = load_corpus(path, unwrap_lines=False)["text"]
+    assert kept[0].startswith("It was a dark\nand stormy")
+
+
+def test_jsonl_and_parquet_use_the_text_column(tmp_path: Path) -> None:
+    rows = [{"id": i, "body": f"document number {i}."} for i in range(3)]
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    Dataset.from_list(rows).to_parquet(str(tmp_path / "b.parquet"))
+    corpus = load_corpus(tmp_path, text_column="body")
+    assert corpus.column_names == ["text"]
+    assert sorted(corpus["text"]) == sorted(r["body"] for r in rows * 2)  # three rows from each file
+    with pytest.raises(CorpusError, match=r"no column 'text' \(its columns: id, body\).*--text_column"):
+        load_corpus(tmp_path / "a.jsonl")
+    with pytest.raises(CorpusError, match="not text"):
+        load_corpus(tmp_path / "a.jsonl", text_column="id")
+
+
+def test_empty_corpus(tmp_path: Path) -> None:
+    (tmp_path / "empty.txt").write_text("\n\n   \n")
+    with pytest.raises(CorpusError, match="is empty"):
+        load_corpus(tmp_path / "empty.txt")
+
+
+def test_hub_name_that_cannot_load_is_named() -> None:
+    # conftest forces offline mode: the name is sent to the Hub loader, which fails, and the error says so.
+    with pytest.raises(CorpusError, match="'nobody-here/no-such-corpus' is no local file.*Hub dataset"):
+        load_corpus("nobody-here/no-such-corpus")
+
+
+def test_packing_is_the_contiguous_token_stream(tokenizer: PreTrainedTokenizerFast) -> None:
+    corpus = load_corpus(BOOK).select(range(300))
+    blocks = pack_corpus(corpus, tokenizer, block_size=64)
+    stream = [t for text in list(corpus["text"]) for t in tokenizer(text, add_special_tokens=False)["input_ids"]]
+    assert len(blocks) == len(stream) // 64  # one map batch: only the final partial block is dropped
+    assert all(len(row) == 64 for row in blocks["input_ids"])
+    assert [t for row in blocks["input_ids"] for t in row] == stream[: len(blocks) * 64]
+
+
+def test_corpus_smaller_than_one_block(tmp_path: Path, tokenizer: PreTrainedTokenizerFast) -> None:
+    (tmp_path / "short.txt").write_text("Only a few words here.\n")
+    with pytest.raises(CorpusError, match=r"smaller than one block: \d+ tokens in 1 records.*block_size=64"):
+        build_pretraining_data(tmp_path / "short.txt", tokenizer, 64)
+
+
+def test_split_is_seeded_disjoint_and_needs_two_blocks(tokenizer: PreTrainedTokenizerFast) -> None:
+    blocks = pack_corpus(load_corpus(BOOK).select(range(400)), tokenizer, block_size=32)
+    blocks = blocks.map(lambda _, i: {"row": i}, with_indices=True)
+    a, b = split_blocks(blocks, 0.1, seed=1), split_blocks(blocks, 0.1, seed=1)
+    assert a["validation"]["row"] == b["validation"]["row"]
+    assert len(a["validation"]) == round(0.1 * len(blocks))
+    assert not set(a["train"]["row"]) & set(a["validation"]["row"])
+    assert len(a["train"]) + len(a["validation"]) == len(blocks)
+    with pytest.raises(CorpusError, match="only 1 block"):
+        split_blocks(blocks.select([0]), 0.1, seed=1)
+
+
+def test_books_corpus_glob_in_parallel_and_cached(shared_data: Path, tokenizer: PreTrainedTokenizerFast) -> None:
+    corpus = load_corpus(str(shared_data / "corpus" / "books" / "ba*.txt"))
+    assert len(corpus) > 2000
+    blocks = pack_corpus(corpus, tokenizer, block_size=128, num_proc=2)
+    assert len(blocks) > 1000 and {len(r) for r in blocks.select(range(50))["input_ids"]} == {128}
+    again = pack_corpus(corpus, tokenizer, block_size=128, num_proc=2)
+    assert again._fingerprint == blocks._fingerprint and again.cache_files == blocks.cache_files  # from the cache
+
+
+def test_bundled_tokenizer_packs_the_demo_corpus() -> None:
+    tokenization = pytest.importorskip("tokenization", reason="the GPT-1 tokenizer package is not importable yet")
+    tok = tokenization.GPT1Tokenizer()
+    corpus = load_corpus(BOOK).select(range(200))
+    blocks = pack_corpus(corpus, tok, block_size=64)
+    ids = [t for row in blocks["input_ids"] for t in row]
+    assert len(blocks) > 10 and max(ids) < 40478  # plain text: no fine-tuning tokens

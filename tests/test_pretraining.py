@@ -1,0 +1,284 @@
+"""Pretraining (gpt1.pretraining): the paper's recipe, an end-to-end run, exact resume after SIGKILL, two-process
+parity through `accelerate launch`, and the errors bad input gets. Tiny model on a slice of a bundled book."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
+
+from gpt1.logging_utils import read_jsonl
+from gpt1.pretraining import (
+    PretrainArguments,
+    PretrainError,
+    flops_per_token,
+    latest_checkpoint,
+    main,
+    param_groups,
+    pretrain,
+    table_peak_flops,
+)
+from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
+
+REPO = Path(__file__).resolve().parents[1]
+BOOK = REPO / "demo_data" / "books" / "carroll_through_the_looking_glass.txt"
+
+
+@pytest.fixture(scope="module")
+def corpus_and_tokenizer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A 40 kB slice of a bundled book and a 99-token byte-level BPE learnt on it (the tiny preset's vocab size)."""
+    folder = tmp_path_factory.mktemp("pretrain-data")
+    text = BOOK.read_text()[:40_000]
+    (folder / "corpus.txt").write_text(text)
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator([text], trainers.BpeTrainer(vocab_size=99, special_tokens=["<unk>"]))
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<unk>").save_pretrained(folder / "tok")
+    return folder / "corpus.txt", folder / "tok"
+
+
+def tiny(corpus_and_tokenizer: tuple[Path, Path], output_dir: Path, **overrides) -> PretrainArguments:
+    corpus, tokenizer = corpus_and_tokenizer
+    options = dict(
+        dataset=str(corpus),
+        tokenizer=str(tokenizer),
+        vocab_size=0,
+        model_preset="tiny",
+        block_size=32,
+        per_device_train_batch_size=4,
+        total_batch_size=8,
+        learning_rate=3e-3,
+        warmup_steps=3,
+        max_steps=16,
+        eval_every=8,
+        save_every=4,
+        log_every=1,
+        max_eval_batches=4,
+        sample_tokens=0,
+        seed=0,
+        output_dir=str(output_dir),
+    )
+    return PretrainArguments(**{**options, **overrides})
+
+
+def argv(args: PretrainArguments) -> list[str]:
+    """The command line that gives `args`."""
+    out = []
+    for f in dataclasses.fields(args):
+        value = getattr(args, f.name)
+        if value is not None and value != f.default:
+            out += [f"--{f.name}", str(value).lower() if isinstance(value, bool) else str(value)]
+    return out
+
+
+def losses(run_dir: Path) -> dict[int, float]:
+    return {r["step"]: r["loss"] for r in read_jsonl(run_dir / "log.jsonl") if "loss" in r}
+
+
+def subprocess_env() -> dict[str, str]:
+    # `scripts/` is sys.path[0] of the child; the checkout must be importable whether or not it is pip-installed.
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
+
+
+# --- the recipe -----------------------------------------------------------------------------------------------------
+
+
+def test_paper_recipe_is_the_papers() -> None:
+    args = PretrainArguments(recipe="paper", dataset="corpus/").resolved()
+    assert (args.model_preset, args.block_size, args.total_batch_size) == ("gpt1", 512, 64)
+    assert (args.learning_rate, args.warmup_steps, args.num_train_epochs) == (2.5e-4, 2000, 100.0)
+    assert (args.adam_beta1, args.adam_beta2, args.weight_decay, args.dropout) == (0.9, 0.999, 0.01, 0.1)
+    assert args.vocab_size is None  # the original 40,478-token BPE
+    with pytest.raises(PretrainError, match="paper recipe needs a corpus: pass --dataset"):
+        PretrainArguments(recipe="paper").resolved()
+    # Options given explicitly win over the recipe.
+    assert PretrainArguments(recipe="paper", dataset="x", learning_rate=1e-3).resolved().learning_rate == 1e-3
+    demo = PretrainArguments().resolved()
+    assert demo.recipe == "demo" and Path(demo.dataset).is_dir() and demo.model_preset == "mini"
+
+
+def test_weight_decay_on_matrices_only() -> None:
+    model = GPT1ForCausalLM(GPT1Config.from_preset("tiny"))
+    decay, no_decay = param_groups(model, 0.01)
+    names = {id(p): n for n, p in model.named_parameters()}
+    decayed = {names[id(p)] for p in decay["params"]}
+    assert {"transformer.tokens_embed.weight", "transformer.positions_embed.weight"} <= decayed
+    assert "transformer.h.0.attn.c_attn.weight" in decayed and "transformer.h.1.mlp.c_proj.weight" in decayed
+    assert all(n.endswith(".bias") or ".ln_" in n for n in (names[id(p)] for p in no_decay["params"]))
+    assert (decay["weight_decay"], no_decay["weight_decay"]) == (0.01, 0.0)
+    # Every parameter exactly once (the LM head is tied to the token embeddings).
+    assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
+
+
+def test_flops_and_peaks() -> None:
+    config = GPT1Config.from_preset("gpt1")
+    model = GPT1ForCausalLM(config)
+    n = 116_534_784 - 512 * 768  # the paper's parameter count, less the position lookup
+    assert flops_per_token(model, 512) == 6 * n + 12 * 12 * 768 * 512
+    assert table_peak_flops("NVIDIA H100 80GB HBM3") == 989e12
+    assert table_peak_flops("NVIDIA H100 PCIe") == 756e12
+    assert table_peak_flops("NVIDIA A100-SXM4-80GB") == 312e12
+    assert table_peak_flops("NVIDIA A10") == 125e12
+    assert table_peak_flops("Tesla V100-SXM2-16GB") is None  # no bf16 tensor cores: measured instead
+
+
+# --- an end-to-end run --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def finished_run(corpus_and_tokenizer, tmp_path_factory) -> tuple[PretrainArguments, Path]:
+    """A tiny run that also learns its own 300-token vocabulary (the `--vocab_size` path)."""
+    torch.set_num_threads(1)  # module-scoped: runs outside the function-scoped fixture above
+    args = tiny(corpus_and_tokenizer, tmp_path_factory.mktemp("run"), vocab_size=300, max_steps=24, sample_tokens=8)
+    return args, pretrain(args)
+
+
+def test_run_learns_saves_and_loads(finished_run) -> None:
+    args, model_dir = finished_run
+    out = Path(args.output_dir)
+    assert model_dir == out / "model"
+    records = read_jsonl(out / "log.jsonl")
+    val = [r["val_loss"] for r in records if "val_loss" in r]
+    assert val[0] > 5.0 and val[-1] < val[0] - 0.5  # from ~ln(300) down
+    train = [r for r in records if "loss" in r]
+    assert [r["step"] for r in train] == list(range(1, 25))
+    assert all(r["tokens_per_s"] > 0 and "mfu" not in r for r in train)  # MFU is a GPU figure
+    # The logged lr is transformers' linear warmup + cosine to 0 (the step's lr, before the scheduler steps).
+    for r in train:
+        s = r["step"] - 1
+        expected = s / 3 if s < 3 else 0.5 * (1 + math.cos(math.pi * (s - 3) / (24 - 3)))
+        assert r["lr"] == pytest.approx(3e-3 * expected)
+    # Checkpoints: the newest two, complete.
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-0000020", "step-0000024"]
+    assert (model_dir / "loss_curve.png").stat().st_size > 1000
+    assert (model_dir / "model.safetensors").exists()
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    assert isinstance(model, GPT1ForCausalLM) and model.config.vocab_size == len(tokenizer) == 300
+    ids = tokenizer("Alice said", return_tensors="pt").input_ids
+    generated = model.generate(ids, max_new_tokens=5, do_sample=False, pad_token_id=0)
+    assert generated.shape == (1, ids.size(1) + 5)
+
+
+def test_resume_from_another_config_is_refused(finished_run) -> None:
+    args, _ = finished_run
+    with pytest.raises(PretrainError, match=r"different configuration \(.*block_size: checkpoint 32 vs now 16"):
+        pretrain(dataclasses.replace(args, block_size=16, resume=True))
+    with pytest.raises(PretrainError, match="already holds checkpoints.*pass --resume"):
+        pretrain(args)
+
+
+# --- exact resume after SIGKILL -----------------------------------------------------------------------------------
+
+
+def test_resume_after_sigkill_continues_exactly(corpus_and_tokenizer, tmp_path: Path) -> None:
+    steps = 40
+    reference = tiny(corpus_and_tokenizer, tmp_path / "reference", max_steps=steps)
+    pretrain(reference)
+    expected = losses(tmp_path / "reference")
+
+    killed = dataclasses.replace(reference, output_dir=str(tmp_path / "killed"))
+    child = subprocess.Popen(
+        [sys.executable, str(REPO / "scripts" / "pretrain.py"), *argv(killed)],
+        env=subprocess_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 90
+    # Kill between checkpoints (every 4 steps), once a few steps past the second one.
+    while not any(s >= 10 for s in losses(tmp_path / "killed")):
+        assert child.poll() is None, child.stderr.read().decode()[-3000:]
+        assert time.monotonic() < deadline, "the child run made no progress"
+        time.sleep(0.01)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    child.stderr.close()
+    logged_before_kill = max(losses(tmp_path / "killed"))
+    assert 10 <= logged_before_kill < steps
+    checkpoint = latest_checkpoint(tmp_path / "killed" / "checkpoints")
+    assert checkpoint is not None and int(checkpoint.name.split("-")[1]) % 4 == 0
+    # What a save killed halfway leaves behind is a temporary folder, which resume ignores and removes.
+    partial = tmp_path / "killed" / "checkpoints" / ".step-0000999.x1y2.tmp"
+    partial.mkdir()
+
+    pretrain(dataclasses.replace(killed, resume=True))
+    resumed = losses(tmp_path / "killed")
+    assert not partial.exists()
+    assert list(resumed) == list(range(1, steps + 1))  # the steps redone after the checkpoint are logged once
+    assert resumed == expected  # bit-for-bit: same data order, same dropout masks, same optimizer state
+
+
+# --- two processes through accelerate ----------------------------------------------------------------------------
+
+
+def test_two_processes_match_one_with_the_same_effective_batch(corpus_and_tokenizer, tmp_path: Path) -> None:
+    # Without dropout, 2 ranks x 4 sequences must be the same update as 1 process x 2 micro-batches x 4.
+    single = tiny(
+        corpus_and_tokenizer, tmp_path / "one", dropout=0.0, max_steps=8, save_every=100, eval_every=4,
+        max_eval_batches=None,  # a cap is per process: with one, the two runs would score different blocks
+    )  # fmt: skip
+    pretrain(single)
+    double = dataclasses.replace(single, output_dir=str(tmp_path / "two"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+              "--main_process_port", str(port)]  # fmt: skip
+    result = subprocess.run(
+        [*launch, str(REPO / "scripts" / "pretrain.py"), *argv(double)],
+        env={**subprocess_env(), "ACCELERATE_USE_CPU": "1"},  # `--cpu --num_processes 2` would start one process
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    config = json.loads((tmp_path / "two" / "run_config.json").read_text())
+    assert (config["num_processes"], config["gradient_accumulation_steps"]) == (2, 1)
+    one, two = losses(tmp_path / "one"), losses(tmp_path / "two")
+    assert list(one) == list(two) == list(range(1, 9))
+    assert list(two.values()) == pytest.approx(list(one.values()), rel=1e-5)
+    val = [[r["val_loss"] for r in read_jsonl(tmp_path / d / "log.jsonl") if "val_loss" in r] for d in ("one", "two")]
+    assert val[1] == pytest.approx(val[0], rel=1e-5)
+
+
+# --- bad input ------------------------------------------------------------------------------------------------------
+
+
+def test_bad_input_gets_one_clear_error(corpus_and_tokenizer, tmp_path: Path, capsys) -> None:
+    corpus, tokenizer = corpus_and_tokenizer
+    base = argv(tiny(corpus_and_tokenizer, tmp_path / "x"))
+
+    def fails(*extra: str) -> str:
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err  # also holds the datasets progress bars
+        errors = [line for line in err.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and "Traceback" not in err
+        return errors[0]
+
+    assert "no such file or folder: './nowhere/books'" in fails("--dataset", "./nowhere/books")
+    (tmp_path / "empty.txt").write_text("\n \n")
+    assert "is empty" in fails("--dataset", str(tmp_path / "empty.txt"))
+    (tmp_path / "short.txt").write_text("A short text.\n")
+    assert "smaller than one block" in fails("--dataset", str(tmp_path / "short.txt"))
+    (tmp_path / "docs.jsonl").write_text('{"body": "some text"}\n')
+    assert "no column 'text'" in fails("--dataset", str(tmp_path / "docs.jsonl"))
+    assert "not a multiple of --per_device_train_batch_size 3" in fails("--per_device_train_batch_size", "3")
+    assert "exceeds the model's n_positions 64" in fails("--block_size", "128")
+    assert "unknown GPT-1 preset 'huge'" in fails("--model_preset", "huge")
+    assert not (tmp_path / "x").exists()  # nothing was written
