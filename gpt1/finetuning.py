@@ -1,0 +1,323 @@
+"""Fine-tuning (the paper's section 3.2) through `transformers.Trainer`: any task of `gpt1.tasks`, any GPT-1 checkpoint.
+
+The model computes the paper's objective itself (`loss = L_task + lm_coef * L_lm`), so the stock `Trainer` trains it:
+AdamW with decay 0.01 off biases and LayerNorm gains (the authors' code), linear warmup over 0.2% of the steps then
+linear decay, gradient clipping at 1. The defaults are the paper's: lr 6.25e-5, batch 32, 3 epochs, classifier
+dropout 0.1, lm_coef 0.5.
+
+    python scripts/finetune.py --task sst2 --model_name_or_path outputs/pretrain/model --data_dir ../shared/data \
+        --add_special_tokens
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import EvalPrediction, HfArgumentParser, Trainer, TrainingArguments, set_seed
+
+from modeling_gpt1 import GPT1Config, GPT1ForMultipleChoice, GPT1ForSequenceClassification
+from tokenization import FINE_TUNING_TOKENS, GPT1Tokenizer, prepare_for_finetuning
+
+from .io import atomic_directory
+from .metrics import load_metric
+from .results import markdown_table, write_results
+from .tasks import TaskSpec, custom_task, encode_batch, get_task, load_task_data, pad_collate
+
+logger = logging.getLogger(__name__)
+
+# Output fields that are not predictions: Trainer would otherwise gather the scalar losses next to the logits.
+IGNORE_KEYS = ["task_loss", "lm_loss", "mc_loss", "hidden_states", "attentions", "past_key_values"]
+
+
+@dataclass
+class FinetuneArguments:
+    """What `finetune` needs; each field is also a `scripts/finetune.py` flag."""
+
+    task: str = field(
+        default="demo", metadata={"help": "A task of gpt1.tasks.TASKS (sst2, cola, mrpc, stsb, rte, wnli, qnli, "
+                                          "story_cloze, demo), or 'custom' with --train_file."}
+    )  # fmt: skip
+    model_name_or_path: str = field(
+        default="openai-community/openai-gpt",
+        metadata={"help": "A GPT-1 checkpoint: ours (pretraining output), one converted from openai-gpt, or a "
+                          "fine-tuned one (to evaluate or continue)."},
+    )  # fmt: skip
+    tokenizer_name: str | None = field(
+        default=None, metadata={"help": "Tokenizer folder; default: the checkpoint's, else the bundled GPT-1 one."}
+    )
+    output_dir: str | None = field(default=None, metadata={"help": "Default: outputs/finetune/<task>."})
+    data_dir: str | None = field(
+        default=None, metadata={"help": "Local data: a root laid out like ../shared/data, or the task's folder. "
+                                        "Default: the Hub (GLUE) or the bundled sample (demo)."}
+    )  # fmt: skip
+    train_file: str | None = field(default=None, metadata={"help": "Custom task: CSV/TSV/JSON(L) training file."})
+    validation_file: str | None = field(default=None, metadata={"help": "Custom task: the evaluation file."})
+    transform: str = field(
+        default="classification",
+        metadata={"help": "Custom task: classification, entailment, similarity or multiple_choice."},
+    )
+    text_columns: list[str] = field(
+        default_factory=lambda: ["sentence"],
+        metadata={"help": "Custom task: the text columns (context first, then the answers, for multiple choice)."},
+    )
+    label_column: str = field(default="label", metadata={"help": "Custom task: the label column."})
+    label_names: list[str] | None = field(
+        default=None, metadata={"help": "Custom task: class names in id order; none = regression."}
+    )
+    learning_rate: float = 6.25e-5
+    per_device_train_batch_size: int = 32
+    per_device_eval_batch_size: int = 64
+    num_train_epochs: float = 3.0
+    max_steps: int = field(default=-1, metadata={"help": "Stop after this many steps (overrides epochs)."})
+    warmup_ratio: float = field(default=0.002, metadata={"help": "Linear warmup over this fraction of steps."})
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    lm_coef: float = field(default=0.5, metadata={"help": "Weight of the auxiliary LM loss; 0 turns it off."})
+    classifier_dropout: float = field(default=0.1, metadata={"help": "Dropout before the linear head."})
+    max_length: int | None = field(
+        default=None, metadata={"help": "Tokens per sequence (framing included); default: the model's context."}
+    )
+    max_train_samples: int | None = field(default=None, metadata={"help": "Fine-tune on a random slice."})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Evaluate on a random slice."})
+    add_special_tokens: bool = field(
+        default=False,
+        metadata={"help": "Grow the vocabulary with _start_/_delimiter_/_classify_ when the checkpoint lacks them "
+                          "(new rows ~ N(0, 0.02)); without it such a checkpoint is an error."},
+    )  # fmt: skip
+    from_scratch: bool = field(
+        default=False, metadata={"help": "Random init with the checkpoint's config (Table 5: no pretraining)."}
+    )
+    n_transfer_layers: int | None = field(
+        default=None, metadata={"help": "Keep only the first N pretrained blocks, re-initialise the rest (Fig. 2)."}
+    )
+    do_train: bool = field(default=True, metadata={"help": "False: only evaluate the checkpoint on the task."})
+    resume_from_checkpoint: str | None = field(
+        default=None, metadata={"help": "A Trainer checkpoint folder to resume from, or 'last' for the newest."}
+    )
+    save_strategy: str = field(default="epoch", metadata={"help": "Trainer checkpoints: epoch, steps or no."})
+    save_steps: int = 500
+    save_total_limit: int | None = 1
+    eval_strategy: str = field(default="epoch", metadata={"help": "Evaluate during training: epoch, steps or no."})
+    logging_steps: int = 10
+    seed: int = 42
+    bf16: bool = field(default=False, metadata={"help": "bfloat16 autocast (GPUs and recent CPUs)."})
+    report_to: str = field(default="none", metadata={"help": "Trainer loggers: none, tensorboard, ..."})
+    push_to_hub: str | None = field(default=None, metadata={"help": "Push the fine-tuned model to this Hub repo."})
+    run_name: str | None = field(default=None, metadata={"help": "The row's name in the results table."})
+
+
+def resolve_task(args: FinetuneArguments) -> TaskSpec:
+    """The table's task, or a custom one over `--train_file`/`--validation_file`."""
+    if args.train_file is not None or args.validation_file is not None or args.task == "custom":
+        files = {"train": args.train_file, "validation": args.validation_file}
+        files = {k: v for k, v in files.items() if v is not None}
+        if "validation" not in files:
+            raise ValueError("a custom task needs --validation_file (and --train_file to fine-tune)")
+        name = args.task if args.task not in ("custom", "demo") else "custom"
+        return custom_task(
+            args.transform, args.text_columns, args.label_column, args.label_names, data_files=files, name=name
+        )
+    return get_task(args.task)
+
+
+def load_tokenizer(args: FinetuneArguments) -> GPT1Tokenizer:
+    """The tokenizer saved with the checkpoint, else the authors' vocabulary bundled with `tokenization`."""
+    source = args.tokenizer_name or args.model_name_or_path
+    try:
+        return GPT1Tokenizer.from_pretrained(source)
+    except (OSError, ValueError) as err:
+        if args.tokenizer_name is not None:
+            raise
+        logger.info("no tokenizer with %s (%s): using the bundled GPT-1 vocabulary", source, err)
+        return GPT1Tokenizer()
+
+
+def load_model(args: FinetuneArguments, task: TaskSpec) -> tuple[torch.nn.Module, GPT1Tokenizer]:
+    """The task's head on the checkpoint (or a random init of its config), with the fine-tuning tokens in place."""
+    try:
+        config = GPT1Config.from_pretrained(args.model_name_or_path)
+    except OSError as err:
+        raise OSError(
+            f"cannot load a GPT-1 checkpoint from {args.model_name_or_path!r}: {err}\n(pass --model_name_or_path "
+            "a local folder from scripts/pretrain.py or scripts/convert.py when the Hub is unreachable)"
+        ) from None
+    config.lm_coef = args.lm_coef
+    config.summary_first_dropout = args.classifier_dropout
+    if task.transform != "multiple_choice":
+        config.num_labels = task.num_labels
+        config.problem_type = "regression" if task.is_regression else "single_label_classification"
+        if task.label_names is not None:
+            config.id2label = dict(enumerate(task.label_names))
+            config.label2id = {name: i for i, name in enumerate(task.label_names)}
+    model_class = GPT1ForMultipleChoice if task.transform == "multiple_choice" else GPT1ForSequenceClassification
+    tokenizer = load_tokenizer(args)
+
+    has_tokens = all(t in tokenizer.get_vocab() for t in FINE_TUNING_TOKENS)
+    if not (has_tokens and config.vocab_size >= len(tokenizer)) and not (args.add_special_tokens or args.from_scratch):
+        raise ValueError(
+            f"the checkpoint {args.model_name_or_path} has no embeddings for the fine-tuning tokens "
+            f"{', '.join(FINE_TUNING_TOKENS)} (vocab_size {config.vocab_size}, tokenizer {len(tokenizer)} tokens); "
+            "pass --add_special_tokens to append them (new rows drawn from N(0, 0.02), as the paper)"
+        )
+    if args.from_scratch:
+        model = model_class(config)
+    else:
+        # A head trained for another task (other label count) is dropped and re-initialised, never reused.
+        model = model_class.from_pretrained(args.model_name_or_path, config=config, ignore_mismatched_sizes=True)
+        if args.n_transfer_layers is not None:
+            reinit_layers(model, args.n_transfer_layers)
+    model, tokenizer = prepare_for_finetuning(model, tokenizer)
+    return model, tokenizer
+
+
+def reinit_layers(model: torch.nn.Module, n_transfer_layers: int) -> None:
+    """Keep the embeddings and the first `n_transfer_layers` blocks; draw the others afresh (the paper's Fig. 2)."""
+    blocks = model.transformer.h
+    if not 0 <= n_transfer_layers <= len(blocks):
+        raise ValueError(f"n_transfer_layers must be in 0..{len(blocks)}, got {n_transfer_layers}")
+    # The blocks of a freshly built model carry the model's own init (transformers 5 skips re-initialising
+    # weights it has already loaded, so `_init_weights` on loaded blocks would be a no-op).
+    fresh = type(model)(model.config).transformer.h
+    for i in range(n_transfer_layers, len(blocks)):
+        blocks[i].load_state_dict(fresh[i].state_dict())
+
+
+def compute_metrics_fn(task: TaskSpec):
+    """`Trainer`'s `compute_metrics`: predictions from the logits, then every metric of the task via `evaluate`."""
+    modules = {name: load_metric(name) for name in task.metrics}
+    f1_average = "binary" if task.num_labels <= 2 else "macro"
+
+    def compute(prediction: EvalPrediction) -> dict[str, float]:
+        logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+        preds = logits.squeeze(-1) if task.is_regression else np.argmax(logits, axis=-1)
+        out: dict[str, float] = {}
+        for name, module in modules.items():
+            kwargs = {"average": f1_average} if name == "f1" else {}
+            out.update(module.compute(predictions=preds, references=prediction.label_ids, **kwargs))
+        return out
+
+    return compute
+
+
+def _slice(dataset, n: int | None, seed: int):
+    return dataset if n is None or n >= len(dataset) else dataset.shuffle(seed=seed).select(range(n))
+
+
+def finetune(args: FinetuneArguments) -> dict[str, Any]:
+    """Fine-tune (or, with `do_train=False`, only evaluate) and write `results.json` / `results.md`.
+
+    Returns the results: task, headline metric, every `eval_*` metric, the paper's figure, the training losses,
+    the settings, and where the model was saved (`<output_dir>/model`, loadable with the Auto classes).
+    """
+    start = time.time()
+    task = resolve_task(args)
+    output_dir = Path(args.output_dir or f"outputs/finetune/{task.name}")
+    set_seed(args.seed)
+    model, tokenizer = load_model(args, task)
+
+    data = load_task_data(task, args.data_dir)
+    if args.do_train and task.train_split not in data:
+        raise ValueError(
+            f"task {task.name!r} has no training split here (only {list(data)}): evaluate a model fine-tuned "
+            "elsewhere with --do_train false"
+        )
+    max_length = min(args.max_length or model.config.n_positions, model.config.n_positions)
+    encode = functools.partial(encode_batch, task, tokenizer, max_length=max_length)
+    splits = {}
+    for split, n in ((task.train_split, args.max_train_samples), (task.eval_split, args.max_eval_samples)):
+        if split in data and (split != task.train_split or args.do_train):
+            subset = _slice(data[split], n, args.seed)
+            splits[split] = subset.map(encode, batched=True, remove_columns=subset.column_names, desc="encode")
+
+    train_args = TrainingArguments(
+        output_dir=str(output_dir),
+        learning_rate=args.learning_rate,
+        per_device_train_batch_size=args.per_device_train_batch_size,
+        per_device_eval_batch_size=args.per_device_eval_batch_size,
+        num_train_epochs=args.num_train_epochs,
+        max_steps=args.max_steps,
+        warmup_steps=args.warmup_ratio,  # a float below 1 is a fraction of the total steps
+        lr_scheduler_type="linear",
+        weight_decay=args.weight_decay,
+        max_grad_norm=args.max_grad_norm,
+        eval_strategy=args.eval_strategy if args.do_train else "no",
+        save_strategy=args.save_strategy if args.do_train else "no",
+        save_steps=args.save_steps,
+        save_total_limit=args.save_total_limit,
+        logging_steps=args.logging_steps,
+        seed=args.seed,
+        bf16=args.bf16,
+        report_to=args.report_to,
+        remove_unused_columns=False,  # the collator builds the inputs; nothing to strip
+        disable_tqdm=True,
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+    trainer = Trainer(
+        model=model,
+        args=train_args,
+        train_dataset=splits.get(task.train_split),
+        eval_dataset=splits[task.eval_split],
+        data_collator=functools.partial(pad_collate, pad_token_id=tokenizer.pad_token_id),
+        processing_class=tokenizer,
+        compute_metrics=compute_metrics_fn(task),
+    )
+
+    model_dir = None
+    if args.do_train:
+        resume = args.resume_from_checkpoint
+        resume = True if resume == "last" else resume
+        trainer.train(resume_from_checkpoint=resume, ignore_keys_for_eval=IGNORE_KEYS)
+        model_dir = output_dir / "model"
+        with atomic_directory(model_dir) as tmp:
+            trainer.model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+    metrics = trainer.evaluate(ignore_keys=IGNORE_KEYS)
+
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    results = {
+        "run": args.run_name or task.name,
+        "task": task.name,
+        "transform": task.transform,
+        "main_metric": task.main_metric,
+        "metrics": {name: metrics[f"eval_{name}"] for name in task.metrics},  # each module returns its own name
+        "eval": metrics,
+        "paper": task.paper,
+        "paper_metric": task.paper_metric,
+        "train_examples": len(splits[task.train_split]) if args.do_train else 0,
+        "eval_examples": len(splits[task.eval_split]),
+        "train_loss_first": losses[0] if losses else None,
+        "train_loss_last": losses[-1] if losses else None,
+        "train_losses": losses,
+        "global_step": trainer.state.global_step,
+        "model_dir": str(model_dir) if model_dir is not None else None,
+        "seconds": round(time.time() - start, 1),
+        "settings": {**asdict(args), "max_length": max_length, "parameters": model.num_parameters()},
+    }
+    write_results(output_dir, [results], title=f"Fine-tuning: {task.name}")
+    if args.push_to_hub and model_dir is not None:
+        from .hub import push_folder
+
+        results["hub_url"] = push_folder(model_dir, args.push_to_hub, commit_message=f"Fine-tuned on {task.name}")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`scripts/finetune.py`: fine-tune, print the results table."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    (args,) = HfArgumentParser(FinetuneArguments).parse_args_into_dataclasses(args=argv)
+    results = finetune(args)
+    print(markdown_table([results], title=f"Fine-tuning: {results['task']}"))
+    if math.isnan(float(results["metrics"].get(results["main_metric"], float("nan")))):
+        return 1
+    return 0
+
+
+__all__ = ["IGNORE_KEYS", "FinetuneArguments", "compute_metrics_fn", "finetune", "load_model", "main", "resolve_task"]

@@ -1,0 +1,25 @@
+"""Spearman rank correlation, STS-B's second metric (a local copy of the Hub's `spearmanr` module)."""
+
+import datasets
+import evaluate
+from scipy.stats import spearmanr
+
+
+class Spearmanr(evaluate.Metric):
+    def _info(self) -> evaluate.MetricInfo:
+        return evaluate.MetricInfo(
+            description="Spearman rank-order correlation coefficient between predictions and references.",
+            citation="",
+            inputs_description="predictions and references: lists of floats.",
+            features=datasets.Features(
+                {"predictions": datasets.Value("float32"), "references": datasets.Value("float32")}
+            ),
+            reference_urls=["https://docs.scipy.org/doc/scipy/reference/generated/scipy.stats.spearmanr.html"],
+        )
+
+    def _compute(self, predictions, references, return_pvalue=False):
+        result = spearmanr(references, predictions)
+        out = {"spearmanr": float(result[0])}
+        if return_pvalue:
+            out["p-value"] = float(result[1])
+        return out

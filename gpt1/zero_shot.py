@@ -1,0 +1,246 @@
+"""The paper's zero-shot heuristics (section 5, Fig. 2 right): task performance of a language model never fine-tuned.
+
+- SST-2: append "very" to the text and compare the LM's next-token probability of "positive" and "negative".
+- CoLA: the average token log-probability of the sentence, thresholded (the threshold that maximises Matthews
+  correlation on training sentences).
+- Story Cloze (and any multiple-choice task): the answer with the higher average log-probability conditioned on the
+  context.
+
+Inputs are plain text, without the fine-tuning tokens: the model is scored as it was pretrained.
+
+    python scripts/zero_shot.py --model_name_or_path outputs/pretrain/model --data_dir ../shared/data
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from transformers import HfArgumentParser
+
+from modeling_gpt1 import GPT1ForCausalLM
+from tokenization import GPT1Tokenizer
+
+from .metrics import load_metric
+from .results import markdown_table, write_results
+from .tasks import TaskSpec, get_task, load_task_data
+
+logger = logging.getLogger(__name__)
+
+ZERO_SHOT_TASKS = ("sst2", "cola", "story_cloze")
+
+
+def _ids(tokenizer: GPT1Tokenizer, texts: Sequence[str]) -> list[list[int]]:
+    return tokenizer(list(texts), add_special_tokens=False)["input_ids"] if texts else []
+
+
+def _batched_forward(model: GPT1ForCausalLM, rows: list[list[int]], batch_size: int):
+    """Yield `(batch rows, log-probabilities (B, T, V))` for right-padded batches of id lists."""
+    device = next(model.parameters()).device
+    for i in range(0, len(rows), batch_size):
+        chunk = rows[i : i + batch_size]
+        T = max(len(r) for r in chunk)
+        ids = torch.zeros((len(chunk), T), dtype=torch.long)
+        mask = torch.zeros((len(chunk), T), dtype=torch.long)
+        for j, r in enumerate(chunk):
+            ids[j, : len(r)] = torch.tensor(r)
+            mask[j, : len(r)] = 1
+        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+        yield chunk, F.log_softmax(logits.float(), dim=-1)
+
+
+@torch.no_grad()
+def continuation_logprobs(
+    model: GPT1ForCausalLM,
+    tokenizer: GPT1Tokenizer,
+    contexts: Sequence[str | None],
+    continuations: Sequence[str],
+    batch_size: int = 16,
+    max_length: int | None = None,
+) -> list[tuple[float, int]]:
+    """`(sum of log p(token | prefix), token count)` of each continuation after its context.
+
+    Without a context the first token has no prediction and is not scored. Over-long inputs lose the start of the
+    context (the continuation, the part being scored, is kept whole where it fits).
+    """
+    max_length = max_length or model.config.n_positions
+    ctx_ids = _ids(tokenizer, [c or "" for c in contexts])
+    cont_ids = _ids(tokenizer, continuations)
+    rows, starts = [], []
+    for ctx, cont in zip(ctx_ids, cont_ids):
+        cont = cont[:max_length]
+        row = (ctx + cont)[-max_length:]
+        rows.append(row)
+        starts.append(max(len(row) - len(cont), 1))  # index of the first scored token
+    out = []
+    for chunk_rows, logprobs in _batched_forward(model, rows, batch_size):
+        for j, row in enumerate(chunk_rows):
+            k = len(out)
+            targets = torch.tensor(row[starts[k] :], device=logprobs.device)
+            scored = logprobs[j, starts[k] - 1 : len(row) - 1].gather(-1, targets[:, None])
+            out.append((float(scored.sum()), len(targets)))
+    return out
+
+
+@torch.no_grad()
+def next_token_logprobs(
+    model: GPT1ForCausalLM, tokenizer: GPT1Tokenizer, texts: Sequence[str], words: Sequence[str], batch_size: int = 16
+) -> np.ndarray:
+    """`(len(texts), len(words))` log-probabilities of each word's first token right after each text."""
+    word_ids = [ids[0] for ids in _ids(tokenizer, words)]
+    max_length = model.config.n_positions
+    rows = [r[-max_length:] for r in _ids(tokenizer, texts)]
+    out = []
+    for chunk_rows, logprobs in _batched_forward(model, rows, batch_size):
+        last = torch.tensor([len(r) - 1 for r in chunk_rows], device=logprobs.device)
+        out.append(logprobs[torch.arange(len(chunk_rows)), last][:, word_ids].cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(words)))
+
+
+def multiple_choice_scores(
+    model: GPT1ForCausalLM,
+    tokenizer: GPT1Tokenizer,
+    contexts: Sequence[str],
+    choices: Sequence[Sequence[str]],
+    batch_size: int = 16,
+) -> np.ndarray:
+    """`(examples, choices)` average log-probability of each answer given its context: the multiple-choice scorer."""
+    k = len(choices[0])
+    flat_ctx = [c for c in contexts for _ in range(k)]
+    flat_ans = [a for answers in choices for a in answers]
+    scored = continuation_logprobs(model, tokenizer, flat_ctx, flat_ans, batch_size)
+    return np.array([total / max(n, 1) for total, n in scored]).reshape(len(contexts), k)
+
+
+def sentence_scores(
+    model: GPT1ForCausalLM, tokenizer: GPT1Tokenizer, texts: Sequence[str], batch_size: int = 16
+) -> np.ndarray:
+    """Average token log-probability of each text (CoLA's heuristic score)."""
+    scored = continuation_logprobs(model, tokenizer, [None] * len(texts), texts, batch_size)
+    return np.array([total / max(n, 1) for total, n in scored])
+
+
+def best_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The threshold on `scores` (predict 1 above it) that maximises Matthews correlation with `labels`."""
+    from sklearn.metrics import matthews_corrcoef
+
+    candidates = np.unique(scores)
+    if len(candidates) > 200:
+        candidates = np.quantile(scores, np.linspace(0.01, 0.99, 99))
+    mcc = [matthews_corrcoef(labels, (scores > t).astype(int)) for t in candidates]
+    return float(candidates[int(np.argmax(mcc))])
+
+
+def _slice(dataset, n: int | None, seed: int = 0):
+    return dataset if n is None or n >= len(dataset) else dataset.shuffle(seed=seed).select(range(n))
+
+
+def zero_shot(
+    model: GPT1ForCausalLM,
+    tokenizer: GPT1Tokenizer,
+    task: TaskSpec,
+    data_dir: str | Path | None = None,
+    max_eval_samples: int | None = None,
+    max_train_samples: int | None = 2000,
+    batch_size: int = 16,
+) -> dict[str, Any]:
+    """Evaluate the LM on `task` with the paper's heuristic for it; the results dict `gpt1.results` tabulates."""
+    data = load_task_data(task, data_dir)
+    evaluation = _slice(data[task.eval_split], max_eval_samples).to_dict()  # plain lists, columnar
+    labels = np.array(evaluation[task.label_column])
+    details: dict[str, Any] = {}
+    if task.transform == "multiple_choice":
+        context, *answers = task.text_columns
+        choices = list(zip(*(evaluation[a] for a in answers)))
+        preds = multiple_choice_scores(model, tokenizer, evaluation[context], choices, batch_size).argmax(-1)
+        heuristic = "higher average log-probability of the answer given the context"
+    elif task.name == "sst2":
+        texts = [f"{t.strip()} very" for t in evaluation[task.text_columns[0]]]
+        logprobs = next_token_logprobs(model, tokenizer, texts, ["negative", "positive"], batch_size)
+        preds = logprobs.argmax(-1)
+        heuristic = 'text + "very": p("positive") vs p("negative") as the next token'
+    elif task.name == "cola":
+        if task.train_split not in data:
+            raise ValueError("the CoLA heuristic fits its threshold on training sentences: the train split is missing")
+        train = _slice(data[task.train_split], max_train_samples).to_dict()
+        threshold = best_threshold(
+            sentence_scores(model, tokenizer, train[task.text_columns[0]], batch_size),
+            np.array(train[task.label_column]),
+        )
+        scores = sentence_scores(model, tokenizer, evaluation[task.text_columns[0]], batch_size)
+        preds = (scores > threshold).astype(int)
+        details["threshold"] = threshold
+        heuristic = "average token log-probability above a threshold fitted on training sentences"
+    else:
+        raise ValueError(f"no zero-shot heuristic for task {task.name!r}; have {', '.join(ZERO_SHOT_TASKS)}")
+    metrics: dict[str, float] = {}
+    for name in task.metrics:
+        metrics.update(load_metric(name).compute(predictions=preds, references=labels))
+    return {
+        "run": f"{task.name} (zero-shot)",
+        "task": task.name,
+        "main_metric": task.main_metric,
+        "metrics": metrics,
+        "paper": None,  # Fig. 2 (right) plots these only as curves over pretraining
+        "heuristic": heuristic,
+        "eval_examples": len(labels),
+        **details,
+    }
+
+
+@dataclass
+class ZeroShotArguments:
+    """What `scripts/zero_shot.py` needs; each field is also a flag."""
+
+    model_name_or_path: str = field(metadata={"help": "A GPT-1 language-model checkpoint (folder or Hub id)."})
+    tasks: list[str] = field(default_factory=lambda: list(ZERO_SHOT_TASKS), metadata={"help": "Tasks to score."})
+    data_dir: str | None = field(default=None, metadata={"help": "Local data root laid out like ../shared/data."})
+    output_dir: str = field(default="outputs/zero_shot", metadata={"help": "Where results.json/.md go."})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Evaluate on a random slice."})
+    max_train_samples: int | None = field(default=2000, metadata={"help": "CoLA: sentences to fit the threshold."})
+    batch_size: int = 16
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`scripts/zero_shot.py`: the zero-shot heuristics on a language model, results table printed and saved."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    (args,) = HfArgumentParser(ZeroShotArguments).parse_args_into_dataclasses(args=argv)
+    tasks = [get_task(name) for name in args.tasks]
+    model = GPT1ForCausalLM.from_pretrained(args.model_name_or_path).eval()
+    try:
+        tokenizer = GPT1Tokenizer.from_pretrained(args.model_name_or_path)
+    except (OSError, ValueError):
+        tokenizer = GPT1Tokenizer()
+    tokenizer.add_fine_tuning_framing = False  # score plain text, as pretrained
+    runs = []
+    for task in tasks:
+        start = time.time()
+        result = zero_shot(
+            model, tokenizer, task, args.data_dir, args.max_eval_samples, args.max_train_samples, args.batch_size
+        )
+        result["seconds"] = round(time.time() - start, 1)
+        result["model"] = args.model_name_or_path
+        runs.append(result)
+    write_results(args.output_dir, runs, title="Zero-shot")
+    print(markdown_table(runs, title="Zero-shot"))
+    return 0
+
+
+__all__ = [
+    "ZERO_SHOT_TASKS",
+    "ZeroShotArguments",
+    "best_threshold",
+    "continuation_logprobs",
+    "main",
+    "multiple_choice_scores",
+    "next_token_logprobs",
+    "sentence_scores",
+    "zero_shot",
+]

@@ -1,0 +1,95 @@
+"""The zero-shot heuristics: LM scores checked against a direct computation, and each task's heuristic end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gpt1.tasks import TASKS
+from gpt1.zero_shot import (
+    best_threshold,
+    continuation_logprobs,
+    main,
+    multiple_choice_scores,
+    next_token_logprobs,
+    zero_shot,
+)
+from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
+from tokenization import GPT1Tokenizer
+
+
+@pytest.fixture(scope="module")
+def lm() -> tuple[GPT1ForCausalLM, GPT1Tokenizer]:
+    torch.manual_seed(0)
+    return GPT1ForCausalLM(GPT1Config.from_preset("tiny", vocab_size=40478)).eval(), GPT1Tokenizer()
+
+
+def direct_logprob(model, ids: list[int], start: int) -> float:
+    """log p(ids[start:] | ids[:start]) from one unbatched forward pass."""
+    with torch.no_grad():
+        logprobs = torch.log_softmax(model(torch.tensor([ids])).logits[0], -1)
+    return float(sum(logprobs[t - 1, ids[t]] for t in range(start, len(ids))))
+
+
+def test_continuation_logprobs_match_a_direct_computation(lm):
+    model, tokenizer = lm
+    contexts = ["the cat sat on the mat .", None, "a much longer context that pads the other rows of the batch"]
+    continuations = ["it purred .", "colorless green ideas sleep furiously", "yes"]
+    scored = continuation_logprobs(model, tokenizer, contexts, continuations, batch_size=3)
+    for ctx, cont, (total, n) in zip(contexts, continuations, scored):
+        ctx_ids = tokenizer(ctx, add_special_tokens=False)["input_ids"] if ctx else []
+        cont_ids = tokenizer(cont, add_special_tokens=False)["input_ids"]
+        start = max(len(ctx_ids), 1)
+        assert n == len(ctx_ids + cont_ids) - start
+        assert total == pytest.approx(direct_logprob(model, ctx_ids + cont_ids, start), abs=1e-4)
+
+
+def test_next_token_and_choice_scores(lm):
+    model, tokenizer = lm
+    texts = ["a fine film , very", "dull"]
+    got = next_token_logprobs(model, tokenizer, texts, ["negative", "positive"], batch_size=2)
+    for row, text in zip(got, texts):
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            last = torch.log_softmax(model(torch.tensor([ids])).logits[0, -1], -1)
+        words = [tokenizer(w, add_special_tokens=False)["input_ids"][0] for w in ("negative", "positive")]
+        assert row == pytest.approx(last[words].numpy(), abs=1e-4)
+    scores = multiple_choice_scores(model, tokenizer, ["he went home ."], [["he slept .", "it flew away ."]])
+    assert scores.shape == (1, 2)
+    totals = continuation_logprobs(model, tokenizer, ["he went home ."] * 2, ["he slept .", "it flew away ."])
+    assert scores[0] == pytest.approx([t / n for t, n in totals])
+
+
+def test_best_threshold_separates_scores():
+    scores = np.array([-5.0, -4.0, -3.5, -1.0, -0.5, -0.2])
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    t = best_threshold(scores, labels)
+    assert -3.5 <= t < -1.0
+
+
+@pytest.mark.parametrize("name", ["sst2", "cola", "story_cloze"])
+def test_each_heuristic_scores_a_task(shared_data, lm, name):
+    model, tokenizer = lm
+    task = TASKS[name]
+    result = zero_shot(model, tokenizer, task, shared_data, max_eval_samples=24, max_train_samples=24)
+    assert set(result["metrics"]) == set(task.metrics) and result["eval_examples"] == 24
+    assert all(-1.0 <= v <= 1.0 for v in result["metrics"].values())
+    assert ("threshold" in result) == (name == "cola")
+
+
+def test_cli_writes_the_results_table(shared_data, tmp_path: Path, lm, capsys):
+    model, tokenizer = lm
+    model.save_pretrained(tmp_path / "lm")
+    tokenizer.save_pretrained(tmp_path / "lm")
+    argv = ["--model_name_or_path", str(tmp_path / "lm"), "--data_dir", str(shared_data), "--tasks", "sst2",
+            "--max_eval_samples", "16", "--output_dir", str(tmp_path / "out")]  # fmt: skip
+    assert main(argv) == 0
+    assert "| sst2 (zero-shot) | sst2 | accuracy |" in capsys.readouterr().out
+    runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
+    assert runs[0]["heuristic"].startswith("text + ")
+    with pytest.raises(ValueError, match="no zero-shot heuristic for task 'rte'"):
+        zero_shot(model, tokenizer, TASKS["rte"], shared_data, max_eval_samples=4)
