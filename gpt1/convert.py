@@ -1,0 +1,404 @@
+"""Convert released GPT-1 weights to this package's format: safetensors + `config.json` + tokenizer files.
+
+Two sources:
+- transformers' `OpenAIGPT*` checkpoints (`openai-community/openai-gpt` and models fine-tuned from it): a folder with
+  `config.json` (`model_type: openai-gpt`) and `model.safetensors` or `pytorch_model.bin`. The weight names are the
+  same as ours (with or without the `transformer.` prefix); `OpenAIGPTDoubleHeadsModel` checkpoints become a
+  `GPT1DoubleHeads`, the others a `GPT1ForCausalLM`.
+- the authors' TensorFlow release (github.com/openai/finetune-transformer-lm, `model/`): `params_shapes.json` and
+  `params_0.npy`..`params_9.npy`, one float32 vector cut into ten shards. As the authors' loader does, the shards are
+  concatenated and split by the shapes; the arrays are, in order, the position embeddings, the token embeddings, then
+  `ORIGINAL_LAYER` for each block. Convolutions are stored `[1, in, out]` and become `Conv1D` weights `(in, out)`.
+  The release has no head count: it is 12 (the paper), `--n_head` otherwise.
+
+The tokenizer is built from the authors' `encoder_bpe_40000.json` + `vocab_40000.bpe` (or transformers' `vocab.json`
++ `merges.txt`, the same files renamed): the source folder's when it has them, else the ones given, else the copy
+bundled with `tokenization`. Its size must match the token embeddings (plus the three fine-tuning tokens, which are
+then added). Every source array is checked against the shape the model needs, and errors name the array and the
+expected shape. Pickle checkpoints are read with `weights_only=True`; only safetensors is written, atomically.
+
+CLI: `python scripts/convert.py --source path/to/model --output_dir converted/` (the format is detected).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+from transformers import HfArgumentParser
+
+from modeling_gpt1 import GPT1Config, GPT1DoubleHeads, GPT1ForCausalLM
+from tokenization import GPT1Tokenizer
+
+from .io import atomic_directory, atomic_write_json
+
+N_SHARDS = 10  # the authors' release is always cut into params_0.npy .. params_9.npy
+# One block of the authors' checkpoint, in their order: (TensorFlow name, our name). `w` of a conv is [1, in, out].
+ORIGINAL_LAYER = (
+    ("attn/c_attn/w", "attn.c_attn.weight"),
+    ("attn/c_attn/b", "attn.c_attn.bias"),
+    ("attn/c_proj/w", "attn.c_proj.weight"),
+    ("attn/c_proj/b", "attn.c_proj.bias"),
+    ("ln_1/g", "ln_1.weight"),
+    ("ln_1/b", "ln_1.bias"),
+    ("mlp/c_fc/w", "mlp.c_fc.weight"),
+    ("mlp/c_fc/b", "mlp.c_fc.bias"),
+    ("mlp/c_proj/w", "mlp.c_proj.weight"),
+    ("mlp/c_proj/b", "mlp.c_proj.bias"),
+    ("ln_2/g", "ln_2.weight"),
+    ("ln_2/b", "ln_2.bias"),
+)
+# OpenAIGPTConfig fields that mean the same in GPT1Config (its MLP is always 4 * n_embd wide).
+SHARED_CONFIG_FIELDS = (
+    "vocab_size n_positions n_embd n_layer n_head afn resid_pdrop embd_pdrop attn_pdrop layer_norm_epsilon "
+    "initializer_range summary_type summary_use_proj summary_activation summary_proj_to_labels summary_first_dropout"
+).split()
+# Names of the tokenizer files: the authors', then transformers'.
+TOKENIZER_FILES = (("encoder_bpe_40000.json", "vocab_40000.bpe"), ("vocab.json", "merges.txt"))
+
+
+TIED = "tied to the token embeddings"  # the LM head: no values of its own
+
+
+class ConversionError(ValueError):
+    """The source cannot be converted; the message names the file or array and what was expected."""
+
+
+@dataclass
+class Mapped:
+    """One target tensor: where it came from and how."""
+
+    target: str
+    shape: list[int]
+    source: str
+    source_shape: list[int]
+    how: str = "copied"
+
+
+@dataclass
+class ConversionReport:
+    """What a conversion read, mapped, left out and wrote."""
+
+    source: str
+    source_format: str
+    output_dir: str
+    model_class: str
+    config: dict[str, Any]
+    tokenizer: str
+    mapped: list[Mapped] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def format(self) -> str:
+        """A readable report: the config, then one line per tensor."""
+        lines = [
+            f"converted {self.source_format} checkpoint {self.source}",
+            f"  -> {self.output_dir} ({self.model_class}, safetensors)",
+            "  config: " + ", ".join(f"{k}={v}" for k, v in self.config.items()),
+            f"  tokenizer: {self.tokenizer}",
+            f"  {len(self.mapped)} tensors, {sum(int(np.prod(m.shape)) for m in self.mapped if m.how != TIED):,} values:",
+        ]
+        width = max(len(m.target) for m in self.mapped)
+        for m in self.mapped:
+            lines.append(f"    {m.target:<{width}} {str(m.shape):<14} <- {m.source} {m.source_shape} ({m.how})")
+        lines += [f"  not converted: {s}" for s in self.skipped]
+        return "\n".join(lines)
+
+
+# -- the authors' TensorFlow release -------------------------------------------------------------------------------
+
+
+def original_layout(
+    shapes: list[list[int]], n_head: int = 12
+) -> tuple[dict[str, Any], list[tuple[str, str, list[int]]]]:
+    """The config described by `params_shapes.json`, and for each array (in order) its name, our name and the shape
+    it must have; raises `ConversionError` naming the first array whose shape does not fit."""
+    if len(shapes) < 2 or len(shapes[0]) != 2 or len(shapes[1]) != 2:
+        raise ConversionError(
+            "params_shapes.json must start with the position [n_ctx, n_embd] and token [vocab, n_embd] embeddings"
+        )
+    (n_positions, n_embd), vocab_size = shapes[0], shapes[1][0]
+    if (len(shapes) - 2) % len(ORIGINAL_LAYER):
+        raise ConversionError(
+            f"params_shapes.json lists {len(shapes)} arrays: expected 2 embeddings + {len(ORIGINAL_LAYER)} per block"
+        )
+    n_layer = (len(shapes) - 2) // len(ORIGINAL_LAYER)
+    n_inner = shapes[2 + 6][-1] if n_layer else 4 * n_embd
+    config = dict(
+        vocab_size=vocab_size, n_positions=n_positions, n_embd=n_embd, n_layer=n_layer, n_head=n_head, n_inner=n_inner
+    )
+    C, I = n_embd, n_inner  # noqa: E741
+    layer_shapes = ([1, C, 3 * C], [3 * C], [1, C, C], [C], [C], [C], [1, C, I], [I], [1, I, C], [C], [C], [C])
+    layout = [
+        ("model/pe", "transformer.positions_embed.weight", [n_positions, C]),
+        ("model/we", "transformer.tokens_embed.weight", [vocab_size, C]),
+    ]
+    for i in range(n_layer):
+        for (tf_name, name), shape in zip(ORIGINAL_LAYER, layer_shapes):
+            layout.append((f"model/h{i}/{tf_name}", f"transformer.h.{i}.{name}", shape))
+    for index, ((tf_name, _, expected), shape) in enumerate(zip(layout, shapes)):
+        if list(shape) != expected:
+            raise ConversionError(
+                f"params_shapes.json array {index} ({tf_name}) has shape {list(shape)}, expected {expected}"
+            )
+    return config, layout
+
+
+def read_original_params(folder: Path, shapes: list[list[int]]) -> list[np.ndarray]:
+    """The authors' loader: concatenate `params_{0..9}.npy`, split by `shapes`, reshape."""
+    paths = [folder / f"params_{n}.npy" for n in range(N_SHARDS)]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise ConversionError(
+            f"{folder} lacks {', '.join(missing)}: the release is {N_SHARDS} shards, params_0.npy..params_{N_SHARDS - 1}.npy"
+        )
+    flat = np.concatenate([np.load(p, allow_pickle=False).reshape(-1) for p in paths])
+    sizes = [int(np.prod(s)) for s in shapes]
+    if flat.size != sum(sizes):
+        raise ConversionError(
+            f"the shards in {folder} hold {flat.size:,} values, but params_shapes.json describes {sum(sizes):,}: "
+            "a shard is truncated or belongs to another release"
+        )
+    return [a.reshape(s) for a, s in zip(np.split(flat, np.cumsum(sizes)[:-1]), shapes)]
+
+
+def convert_original_release(
+    source: str | Path,
+    output_dir: str | Path,
+    *,
+    n_head: int = 12,
+    vocab_file: str | Path | None = None,
+    merges_file: str | Path | None = None,
+) -> ConversionReport:
+    """Convert the authors' `params_*.npy` release in `source` to a `GPT1ForCausalLM` folder at `output_dir`."""
+    source = Path(source)
+    shapes_file = source / "params_shapes.json"
+    if not shapes_file.is_file():
+        raise ConversionError(f"{source} has no params_shapes.json: not the authors' release (model/ folder)")
+    shapes = json.loads(shapes_file.read_text(encoding="utf-8"))
+    config_fields, layout = original_layout(shapes, n_head=n_head)
+    tokenizer, tokenizer_desc = _tokenizer(source, vocab_file, merges_file)
+    _check_vocab(tokenizer, layout[1][0] + " (array 1)", layout[1][2])
+    arrays = read_original_params(source, shapes)
+
+    config = GPT1Config(**config_fields)
+    state, mapped = {}, []
+    for (tf_name, name, shape), array in zip(layout, arrays):
+        tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+        how = "copied"
+        if len(shape) == 3:  # a conv: [1, in, out] -> Conv1D's (in, out)
+            tensor, how = tensor.squeeze(0), "squeezed [1, in, out] -> (in, out)"
+        state[name] = tensor
+        mapped.append(Mapped(name, list(tensor.shape), tf_name, list(shape), how))
+    mapped.append(Mapped("lm_head.weight", layout[1][2], "model/we", layout[1][2], TIED))
+    model = _load(GPT1ForCausalLM, config, state)
+    report = ConversionReport(
+        str(source),
+        "original TensorFlow (params_*.npy)",
+        str(output_dir),
+        type(model).__name__,
+        config_fields,
+        tokenizer_desc,
+        mapped,
+    )
+    _write(model, tokenizer, report, output_dir)
+    return report
+
+
+# -- transformers' OpenAIGPT checkpoints ---------------------------------------------------------------------------
+
+
+def read_state_dict(folder: Path) -> tuple[dict[str, torch.Tensor], str]:
+    """The weights of a checkpoint folder (`model.safetensors` preferred, else `pytorch_model.bin` read with
+    `weights_only=True`) and the file name they came from."""
+    if (folder / "model.safetensors").is_file():
+        return load_file(folder / "model.safetensors"), "model.safetensors"
+    if (folder / "pytorch_model.bin").is_file():
+        return torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True), "pytorch_model.bin"
+    if any(folder.glob("*.index.json")):
+        raise ConversionError(
+            f"{folder} holds a sharded checkpoint; GPT-1 checkpoints are one file (load and re-save it)"
+        )
+    raise ConversionError(f"{folder} has neither model.safetensors nor pytorch_model.bin")
+
+
+def convert_transformers_checkpoint(
+    source: str | Path,
+    output_dir: str | Path,
+    *,
+    vocab_file: str | Path | None = None,
+    merges_file: str | Path | None = None,
+) -> ConversionReport:
+    """Convert an `OpenAIGPT*` checkpoint folder to a `GPT1ForCausalLM` (or `GPT1DoubleHeads`) folder."""
+    source = Path(source)
+    config_file = source / "config.json"
+    if not config_file.is_file():
+        raise ConversionError(f"{source} has no config.json: not a transformers checkpoint folder")
+    source_config = json.loads(config_file.read_text(encoding="utf-8"))
+    if source_config.get("model_type") != "openai-gpt":
+        raise ConversionError(
+            f"{config_file} has model_type {source_config.get('model_type')!r}, expected 'openai-gpt'"
+        )
+    weights, weights_file = read_state_dict(source)
+    # Weights of OpenAIGPTModel have no prefix; those of the heads are under `transformer.`.
+    state = {
+        (k if k.startswith(("transformer.", "lm_head.", "multiple_choice_head.")) else f"transformer.{k}"): v
+        for k, v in weights.items()
+    }
+    # Tied checkpoints store one of the pair `tokens_embed` / `lm_head` (which one depends on the transformers version).
+    if "transformer.tokens_embed.weight" not in state and "lm_head.weight" in state:
+        state["transformer.tokens_embed.weight"] = state.pop("lm_head.weight")
+    model_class = GPT1DoubleHeads if any(k.startswith("multiple_choice_head.") for k in state) else GPT1ForCausalLM
+    config_fields = {k: source_config[k] for k in SHARED_CONFIG_FIELDS if k in source_config}
+    config_fields["n_inner"] = 4 * config_fields.get("n_embd", 768)
+    config = GPT1Config(**config_fields)
+    tokenizer, tokenizer_desc = _tokenizer(source, vocab_file, merges_file)
+    expected = {k: list(v.shape) for k, v in _meta_model(model_class, config).state_dict().items()}
+    _check_vocab(
+        tokenizer, f"{weights_file}: transformer.tokens_embed.weight", expected["transformer.tokens_embed.weight"]
+    )
+    if tokenizer.classify_token_id is not None:  # fine-tuned with the paper's tokens: record them as we do
+        config.start_token_id = tokenizer.start_token_id
+        config.delimiter_token_id = tokenizer.delimiter_token_id
+        config.classify_token_id = tokenizer.classify_token_id
+        config.pad_token_id = tokenizer.pad_token_id
+
+    mapped, skipped, converted = [], [], {}
+    for key, tensor in state.items():
+        if key.endswith(".attn.bias") or key.endswith("position_ids"):
+            skipped.append(f"{key} {list(tensor.shape)} (a causal-mask buffer; the mask is built on the fly)")
+        elif key not in expected:
+            raise ConversionError(
+                f"{weights_file} has {key} {list(tensor.shape)}, which no {model_class.__name__} weight takes"
+            )
+        elif list(tensor.shape) != expected[key]:
+            raise ConversionError(f"{weights_file}: {key} has shape {list(tensor.shape)}, expected {expected[key]}")
+        else:
+            converted[key] = tensor.float()
+            mapped.append(Mapped(key, expected[key], key, list(tensor.shape)))
+    if "lm_head.weight" not in converted:
+        shape = expected["lm_head.weight"]
+        mapped.append(Mapped("lm_head.weight", shape, "transformer.tokens_embed.weight", shape, TIED))
+    missing = sorted(set(expected) - set(converted) - {"lm_head.weight"})
+    if missing:
+        raise ConversionError(f"{weights_file} lacks {', '.join(f'{k} {expected[k]}' for k in missing)}")
+    model = _load(model_class, config, converted)
+    report = ConversionReport(
+        str(source), f"transformers OpenAIGPT ({weights_file})", str(output_dir), model_class.__name__,
+        {k: getattr(config, k) for k in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "n_inner")},
+        tokenizer_desc, mapped, skipped,
+    )  # fmt: skip
+    _write(model, tokenizer, report, output_dir)
+    return report
+
+
+# -- shared steps --------------------------------------------------------------------------------------------------
+
+
+def _tokenizer(source: Path, vocab_file: str | Path | None, merges_file: str | Path | None):
+    """The tokenizer for a conversion, and a description of where its files came from."""
+    if (vocab_file is None) != (merges_file is None):
+        raise ConversionError("pass both --vocab_file and --merges_file, or neither")
+    if vocab_file is None:
+        for vocab_name, merges_name in TOKENIZER_FILES:
+            if (source / vocab_name).is_file() and (source / merges_name).is_file():
+                vocab_file, merges_file = source / vocab_name, source / merges_name
+                break
+    if vocab_file is None:
+        return GPT1Tokenizer(), "the original vocabulary bundled with `tokenization` (40,478 tokens)"
+    for path in (vocab_file, merges_file):
+        if not Path(path).is_file():
+            raise ConversionError(f"tokenizer file {path} does not exist")
+    return GPT1Tokenizer(vocab_file=str(vocab_file), merges_file=str(merges_file)), f"{vocab_file} + {merges_file}"
+
+
+def _check_vocab(tokenizer, array: str, shape: list[int]) -> None:
+    """The token embeddings must have a row per token (the fine-tuning tokens are added when they have 3 more)."""
+    rows, n = shape[0], len(tokenizer)
+    if rows == n + 3:
+        tokenizer.add_fine_tuning_tokens()
+    elif rows != n:
+        raise ConversionError(
+            f"{array} has shape {shape}, but the tokenizer has {n:,} tokens: expected [{n}, {shape[1]}] "
+            f"(or [{n + 3}, {shape[1]}] with the fine-tuning tokens); pass the vocabulary it was trained with"
+        )
+
+
+def _meta_model(model_class, config):
+    with torch.device("meta"):
+        return model_class(config)
+
+
+def _load(model_class, config, state: dict[str, torch.Tensor]):
+    model = model_class(config)
+    state = dict(state)
+    state.setdefault("lm_head.weight", state["transformer.tokens_embed.weight"])
+    model.load_state_dict(state, strict=True)
+    model.tie_weights()
+    return model.eval()
+
+
+def _write(model, tokenizer, report: ConversionReport, output_dir: str | Path) -> None:
+    with atomic_directory(output_dir) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        atomic_write_json(tmp / "conversion_report.json", asdict(report))
+
+
+def convert(source: str | Path, output_dir: str | Path, **kwargs: Any) -> ConversionReport:
+    """Convert whichever release `source` is (a folder with `params_shapes.json`, or a transformers checkpoint)."""
+    source = Path(source)
+    if not source.is_dir():
+        raise ConversionError(f"{source} is not a folder")
+    if (source / "params_shapes.json").is_file():
+        return convert_original_release(source, output_dir, **kwargs)
+    kwargs.pop("n_head", None)
+    return convert_transformers_checkpoint(source, output_dir, **kwargs)
+
+
+@dataclass
+class ConvertArguments:
+    """Convert the authors' TensorFlow release or a transformers OpenAIGPT checkpoint to this package's format."""
+
+    source: str = field(
+        metadata={
+            "help": "Folder: the authors' model/ (params_shapes.json, params_*.npy) or a transformers checkpoint."
+        }
+    )
+    output_dir: str = field(metadata={"help": "Where to write model.safetensors, config.json and tokenizer files."})
+    n_head: int = field(default=12, metadata={"help": "Attention heads (not recorded in the authors' release)."})
+    vocab_file: str | None = field(
+        default=None, metadata={"help": "encoder_bpe_40000.json / vocab.json (default: the source's, else bundled)."}
+    )
+    merges_file: str | None = field(default=None, metadata={"help": "vocab_40000.bpe / merges.txt."})
+
+
+def main(argv: list[str] | None = None) -> int:
+    (args,) = HfArgumentParser(ConvertArguments).parse_args_into_dataclasses(args=argv)
+    try:
+        report = convert(
+            args.source, args.output_dir, n_head=args.n_head, vocab_file=args.vocab_file, merges_file=args.merges_file
+        )
+    except (ValueError, FileNotFoundError) as e:  # ConversionError, or a config the model cannot be built with
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(report.format())
+    return 0
+
+
+__all__ = [
+    "ConversionError",
+    "ConversionReport",
+    "Mapped",
+    "convert",
+    "convert_original_release",
+    "convert_transformers_checkpoint",
+    "original_layout",
+    "read_original_params",
+    "main",
+]

@@ -1,0 +1,274 @@
+"""Sharing GPT-1 checkpoints on the Hugging Face Hub: push a saved folder with its model card, load by repo id.
+
+Pushing is one commit of the folder's files plus a generated `README.md` (see `gpt1.model_card`) unless the folder
+has its own; the repo is created (public or private) if needed and a `--revision` branch is created from `main`.
+A saved model folder already holds everything a user needs: the weights (safetensors), `config.json` with an
+`auto_map` for every Auto class, `modeling_gpt1.py`/`configuration_gpt1.py`, and the tokenizer's files with its
+`tokenization_gpt1.py`, so the repo loads with `trust_remote_code=True` where this package is not installed.
+
+Every Hub call goes through `hub_errors`, which turns the client's exceptions (also when `transformers` wraps them
+in an `OSError`) into one `HubError` saying what is wrong and what to do: a missing or private repo, a missing
+revision or file, a rejected token, no write access, or no connection.
+
+CLI: `python scripts/hub.py --folder runs/rte --repo_id you/gpt1-rte [--private] [--revision BRANCH]
+[--commit_message MSG] [--results_file eval_results.json --dataset_type nyu-mll/glue --dataset_name "GLUE RTE"]`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import CommitOperationAdd, HfApi, ModelCard, constants, get_token, hf_hub_download
+from huggingface_hub.errors import (
+    GatedRepoError,
+    HfHubHTTPError,
+    LocalEntryNotFoundError,
+    OfflineModeIsEnabled,
+    RemoteEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+from transformers import AutoConfig, HfArgumentParser
+
+import modeling_gpt1
+from tokenization import GPT1Tokenizer
+
+from .model_card import card_for_folder
+
+# Never pushed: temporary files of interrupted writes (gpt1.io), and training state that only resuming needs.
+IGNORE_PATTERNS = [".*", "*.tmp", "optimizer.pt", "scheduler.pt", "rng_state*.pth", "scaler.pt", "training_args.bin"]
+
+
+class HubError(RuntimeError):
+    """A Hub operation failed; the message says why and what to do about it."""
+
+
+def _explain(error: BaseException, repo_id: str, revision: str | None, token: str | bool | None, endpoint: str) -> str:
+    where = f"{repo_id!r} on {endpoint}"
+    if isinstance(error, RevisionNotFoundError):
+        return f"{where} has no revision {revision!r}: pass an existing branch, tag or commit sha."
+    if isinstance(error, GatedRepoError):
+        return f"{where} is gated: request access on its page, then use a token of the account that was granted it."
+    if isinstance(error, RepositoryNotFoundError):
+        if token is False or (token is None and not get_token()):
+            access = "no token was given (log in with `hf auth login`, or pass a token)"
+        else:
+            access = "the token given cannot read it"
+        return f"repository {where} was not found. Check the name; if it is private or gated, {access}."
+    if isinstance(error, RemoteEntryNotFoundError):
+        url = str(getattr(getattr(error, "response", None), "url", "") or "")
+        missing = url.split("/resolve/", 1)[-1].split("/", 1)[-1] if "/resolve/" in url else "a file"
+        return (
+            f"{where} (revision {revision or 'main'!r}) has no file {missing!r}: is it a GPT-1 model repo "
+            "(config.json, model.safetensors, tokenizer files), pushed completely?"
+        )
+    if isinstance(error, HfHubHTTPError) and error.response is not None:
+        status = error.response.status_code
+        server = error.response.headers.get("X-Error-Message") or ""
+        if status == 401 and "Invalid credentials" in server:
+            return (
+                f"{endpoint} rejected the token (invalid, expired or revoked). Create a new one at "
+                f"{endpoint}/settings/tokens and log in with `hf auth login`, or pass it with --token."
+            )
+        if status == 401:
+            return f"{where}: this needs a token with write access (log in with `hf auth login`, or pass --token)."
+        if status == 403:
+            return f"{where}: the token has no write access here ({server or 'forbidden'}); use a write token or a namespace you own."
+    if isinstance(error, LocalEntryNotFoundError | OfflineModeIsEnabled):
+        return (
+            f"{where} is not in the local cache and the Hub cannot be reached (HF_HUB_OFFLINE is "
+            f"{'set' if constants.HF_HUB_OFFLINE else 'not set'}): connect, or pass a local folder."
+        )
+    return ""
+
+
+@contextlib.contextmanager
+def hub_errors(
+    repo_id: str, *, revision: str | None = None, token: str | bool | None = None, endpoint: str | None = None
+) -> Iterator[None]:
+    """Turn a Hub client error raised inside the block (directly or wrapped by transformers) into a `HubError`."""
+    try:
+        yield
+    except OSError as e:  # the client's errors are OSErrors, and transformers re-raises them as OSError(...) from error
+        cause: BaseException | None = e
+        while cause is not None:
+            message = _explain(cause, repo_id, revision, token, endpoint or constants.ENDPOINT)
+            if message:
+                raise HubError(message) from e
+            cause = cause.__cause__ or cause.__context__
+        raise
+
+
+def _files(folder: Path, ignore_patterns: list[str]) -> list[str]:
+    paths = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    return [
+        p
+        for p in paths
+        if not any(fnmatch.fnmatch(part, pat) for pat in ignore_patterns for part in Path(p).parts)
+        and "__pycache__" not in p
+    ]
+
+
+def push_folder(
+    folder: str | Path,
+    repo_id: str,
+    *,
+    private: bool = False,
+    revision: str | None = None,
+    commit_message: str | None = None,
+    token: str | None = None,
+    card: ModelCard | None = None,
+    endpoint: str | None = None,
+) -> str:
+    """Push a saved model folder to `repo_id` in one commit and return the commit's URL.
+
+    The repo is created if needed (`private` applies then), the branch `revision` too (from `main`). The folder's
+    `README.md` is pushed as is; without one, `card` (a `huggingface_hub.ModelCard`) or a card generated from the
+    folder (`gpt1.model_card.card_for_folder`) is added. Training state (optimizer, scheduler, RNG) is not pushed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder: pass the directory a model was saved to")
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"{folder} has no config.json: not a saved model (save it with save_pretrained)")
+    files = _files(folder, IGNORE_PATTERNS)
+    operations = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(folder / p)) for p in files]
+    if "README.md" not in files:
+        card = card if card is not None else card_for_folder(folder, repo_id)
+        operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=str(card).encode()))
+    api = HfApi(endpoint=endpoint, token=token)
+    with hub_errors(repo_id, revision=revision, token=token, endpoint=api.endpoint):
+        repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+        if revision not in (None, constants.DEFAULT_REVISION):
+            api.create_branch(repo_id, branch=revision, exist_ok=True)
+        commit = api.create_commit(
+            repo_id,
+            operations,
+            commit_message=commit_message or f"Upload {_architecture(folder)}",
+            revision=revision,
+        )
+    return str(commit.commit_url)
+
+
+def _architecture(folder: Path) -> str:
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    return (config.get("architectures") or ["model"])[0]
+
+
+def load_model(
+    repo_id: str,
+    model_class: type | None = None,
+    *,
+    revision: str | None = None,
+    token: str | bool | None = None,
+    **kwargs: Any,
+):
+    """`from_pretrained` of a GPT-1 checkpoint by repo id (or folder), with clear errors.
+
+    `model_class` defaults to the class the checkpoint was saved from (`config.json`'s `architectures`), looked up
+    in this package, so no remote code runs. Other keyword arguments go to `from_pretrained`.
+    """
+
+    with hub_errors(repo_id, revision=revision, token=token):
+        if model_class is None:
+            config = AutoConfig.from_pretrained(
+                repo_id, revision=revision, token=token, cache_dir=kwargs.get("cache_dir")
+            )
+            name = (config.architectures or ["GPT1ForCausalLM"])[0]
+            model_class = getattr(modeling_gpt1, name, None)
+            if model_class is None:
+                raise HubError(f"{repo_id!r} holds a {name}, which is not a GPT-1 model class")
+        return model_class.from_pretrained(repo_id, revision=revision, token=token, **kwargs)
+
+
+def load_tokenizer(repo_id: str, *, revision: str | None = None, token: str | bool | None = None, **kwargs: Any):
+    """`GPT1Tokenizer.from_pretrained` by repo id (or folder), with clear errors."""
+    with hub_errors(repo_id, revision=revision, token=token):
+        return GPT1Tokenizer.from_pretrained(repo_id, revision=revision, token=token, **kwargs)
+
+
+def download_file(
+    repo_id: str,
+    filename: str,
+    *,
+    revision: str | None = None,
+    token: str | bool | None = None,
+    endpoint: str | None = None,
+    cache_dir: str | Path | None = None,
+) -> Path:
+    """One file of a repo (e.g. its results), downloaded into the cache; its local path."""
+    with hub_errors(repo_id, revision=revision, token=token, endpoint=endpoint):
+        path = hf_hub_download(
+            repo_id, filename, revision=revision, token=token, endpoint=endpoint, cache_dir=cache_dir
+        )
+    return Path(path)
+
+
+@dataclass
+class HubArguments:
+    """Push a saved GPT-1 model folder (weights, config, code, tokenizer) with a model card to the Hub."""
+
+    folder: str = field(metadata={"help": "A folder written by save_pretrained (model and tokenizer)."})
+    repo_id: str = field(metadata={"help": "Target repo, `namespace/name`."})
+    private: bool = field(default=False, metadata={"help": "Create the repo private (if it does not exist yet)."})
+    revision: str | None = field(default=None, metadata={"help": "Branch to push to (created from main if needed)."})
+    commit_message: str | None = field(default=None, metadata={"help": "Commit message."})
+    token: str | None = field(default=None, metadata={"help": "Hub token (default: the one `hf auth login` saved)."})
+    endpoint: str | None = field(default=None, metadata={"help": "Hub URL (default: $HF_ENDPOINT or huggingface.co)."})
+    results_file: str | None = field(default=None, metadata={"help": "Evaluation results JSON for the card."})
+    task_type: str = field(default="text-classification", metadata={"help": "Hub task type of the results."})
+    task_name: str | None = field(default=None, metadata={"help": "Task name shown in the results table."})
+    dataset_type: str | None = field(default=None, metadata={"help": "Hub id of the evaluation dataset."})
+    dataset_name: str | None = field(default=None, metadata={"help": "Readable name of the evaluation dataset."})
+    dataset_config: str | None = field(default=None, metadata={"help": "Dataset configuration (e.g. `rte`)."})
+    dataset_split: str | None = field(default=None, metadata={"help": "Split the results are on."})
+    datasets: list[str] = field(default_factory=list, metadata={"help": "Training datasets (Hub ids) for the card."})
+    base_model: str | None = field(default="openai-community/openai-gpt", metadata={"help": "Base model for the card."})
+    tags: list[str] = field(default_factory=list, metadata={"help": "Extra tags for the card."})
+
+
+def main(argv: list[str] | None = None) -> int:
+    (args,) = HfArgumentParser(HubArguments).parse_args_into_dataclasses(args=argv)
+    dataset = None
+    if args.dataset_type or args.dataset_name:
+        dataset = {"type": args.dataset_type or args.dataset_name, "name": args.dataset_name or args.dataset_type}
+        dataset |= {k: v for k, v in (("config", args.dataset_config), ("split", args.dataset_split)) if v}
+    try:
+        card = None
+        if not (Path(args.folder) / "README.md").is_file() and Path(args.folder, "config.json").is_file():
+            card = card_for_folder(
+                args.folder,
+                args.repo_id,
+                results_file=args.results_file,
+                task_type=args.task_type,
+                task_name=args.task_name,
+                dataset=dataset,
+                datasets=args.datasets or ([dataset["type"]] if dataset else None),
+                base_model=args.base_model or None,
+                tags=args.tags,
+            )
+        url = push_folder(
+            args.folder,
+            args.repo_id,
+            private=args.private,
+            revision=args.revision,
+            commit_message=args.commit_message,
+            token=args.token,
+            card=card,
+            endpoint=args.endpoint,
+        )
+    except (HubError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(url)
+    return 0
+
+
+__all__ = ["HubError", "download_file", "hub_errors", "load_model", "load_tokenizer", "main", "push_folder"]

@@ -1,0 +1,6 @@
+"""Convert the authors' TensorFlow release or a transformers OpenAIGPT checkpoint (see `gpt1.convert`):
+`python scripts/convert.py --source DIR --output_dir DIR`."""
+
+from gpt1.convert import main
+
+raise SystemExit(main())

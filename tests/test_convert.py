@@ -1,0 +1,240 @@
+"""Conversion of released GPT-1 weights: transformers' OpenAIGPT checkpoints and the authors' TensorFlow arrays.
+
+Parity is checked against references nobody here wrote: transformers' `OpenAIGPTLMHeadModel`/`DoubleHeadsModel`
+for their checkpoints, and for the authors' arrays a numpy transcription of their TensorFlow graph (`model()` in
+finetune-transformer-lm's train.py), which reads the arrays in their own layout. The real release's arrays are not
+available, so a small model in exactly that layout (positions, tokens, then 12 arrays per block, convolutions
+`[1, in, out]`, ten shards) is synthesised; the real `params_shapes.json` is checked to map onto the GPT-1 preset.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+from transformers import OpenAIGPTConfig, OpenAIGPTDoubleHeadsModel, OpenAIGPTLMHeadModel
+
+from gpt1.convert import ConversionError, convert, convert_transformers_checkpoint, main, original_layout
+from modeling_gpt1 import PRESETS, GPT1Config, GPT1DoubleHeads, GPT1ForCausalLM
+from tokenization.tokenization_gpt1 import bundled_files
+
+VOCAB = 40478  # the authors' BPE vocabulary (bundled with `tokenization`)
+TINY = dict(n_positions=32, n_embd=16, n_layer=2, n_head=2)
+
+
+# -- transformers' OpenAIGPT checkpoints ---------------------------------------------------------------------------
+
+
+def assert_no_partial_output(parent: Path) -> None:
+    assert not [p.name for p in parent.iterdir() if p.name.startswith(".")], "a temporary folder was left behind"
+
+
+@pytest.mark.parametrize("source_class, weights", [(OpenAIGPTLMHeadModel, "safetensors"), (OpenAIGPTLMHeadModel, "bin"), (OpenAIGPTDoubleHeadsModel, "safetensors")])  # fmt: skip
+def test_openai_gpt_checkpoint_converts_to_equal_outputs(tmp_path, source_class, weights):
+    torch.manual_seed(0)
+    source_model = source_class(OpenAIGPTConfig(vocab_size=VOCAB, **TINY)).eval()
+    src = tmp_path / "openai-gpt"
+    if weights == "safetensors":
+        source_model.save_pretrained(src)
+    else:  # the layout of the original Hub file: OpenAIGPTModel names (no prefix) and the old causal-mask buffers
+        source_model.config.save_pretrained(src)
+        state = {
+            k.removeprefix("transformer."): v for k, v in source_model.state_dict().items() if k != "lm_head.weight"
+        }
+        state |= {f"h.{i}.attn.bias": torch.tril(torch.ones(1, 1, 32, 32)) for i in range(2)}
+        torch.save(state, src / "pytorch_model.bin")
+    report = convert(src, tmp_path / "converted")
+
+    target_class = GPT1DoubleHeads if source_class is OpenAIGPTDoubleHeadsModel else GPT1ForCausalLM
+    assert report.model_class == target_class.__name__
+    assert sorted(p.name for p in (tmp_path / "converted").glob("*.safetensors")) == ["model.safetensors"]
+    assert not list((tmp_path / "converted").glob("*.bin"))
+    model = target_class.from_pretrained(tmp_path / "converted").eval()
+    ids = torch.randint(0, VOCAB, (2, 2, 12))
+    with torch.no_grad():
+        if target_class is GPT1DoubleHeads:
+            mc_token_ids = torch.tensor([[11, 7], [5, 11]])
+            ref, got = source_model(ids, mc_token_ids=mc_token_ids), model(ids, mc_token_ids=mc_token_ids)
+            torch.testing.assert_close(got.mc_logits, ref.mc_logits, rtol=1e-5, atol=1e-5)
+        else:
+            ref, got = source_model(ids[0]), model(ids[0])
+    torch.testing.assert_close(got.logits, ref.logits, rtol=1e-5, atol=1e-5)
+    text = report.format()
+    assert "transformer.h.1.mlp.c_fc.weight" in text and "tied to the token embeddings" in text
+    if weights == "bin":
+        assert any("h.0.attn.bias" in s for s in report.skipped)
+    saved = json.loads((tmp_path / "converted" / "conversion_report.json").read_text())
+    assert saved["model_class"] == target_class.__name__ and len(saved["mapped"]) == len(report.mapped)
+    assert (tmp_path / "converted" / "tokenizer.json").is_file()
+
+
+def test_openai_gpt_checkpoint_with_a_wrong_shape_names_the_array(tmp_path):
+    source_model = OpenAIGPTLMHeadModel(OpenAIGPTConfig(vocab_size=VOCAB, **TINY))
+    source_model.save_pretrained(tmp_path / "src")
+    state = {k: v for k, v in source_model.state_dict().items() if k != "lm_head.weight"}
+    state["transformer.h.1.attn.c_proj.weight"] = torch.zeros(16, 8)
+    save_file(state, tmp_path / "src" / "model.safetensors")
+    with pytest.raises(ConversionError, match=r"transformer\.h\.1\.attn\.c_proj\.weight has shape \[16, 8\], expected \[16, 16\]"):  # fmt: skip
+        convert_transformers_checkpoint(tmp_path / "src", tmp_path / "out")
+    small_vocab = OpenAIGPTLMHeadModel(OpenAIGPTConfig(vocab_size=500, **TINY))
+    small_vocab.save_pretrained(tmp_path / "src500")
+    with pytest.raises(ConversionError, match=r"tokens_embed.weight has shape \[500, 16\].*expected \[40478, 16\]"):
+        convert(tmp_path / "src500", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert_no_partial_output(tmp_path)
+
+
+# -- the authors' TensorFlow release -------------------------------------------------------------------------------
+
+
+def authors_shapes(n_layer: int, n_embd: int, n_inner: int, n_positions: int, vocab: int) -> list[list[int]]:
+    """`params_shapes.json` of a model of this size, in the release's order."""
+    C, I = n_embd, n_inner  # noqa: E741
+    block = [[1, C, 3 * C], [3 * C], [1, C, C], [C], [C], [C], [1, C, I], [I], [1, I, C], [C], [C], [C]]
+    return [[n_positions, C], [vocab, C]] + block * n_layer
+
+
+def write_release(folder: Path, params: list[np.ndarray]) -> Path:
+    """Write arrays as the authors did: shapes in params_shapes.json, values flattened into ten .npy shards."""
+    folder.mkdir(parents=True)
+    (folder / "params_shapes.json").write_text(json.dumps([list(p.shape) for p in params]))
+    flat = np.concatenate([p.reshape(-1) for p in params])
+    for n, shard in enumerate(np.array_split(flat, 10)):
+        np.save(folder / f"params_{n}.npy", shard)
+    return folder
+
+
+def random_params(shapes: list[list[int]], seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    params = []
+    for i, shape in enumerate(shapes):
+        is_gain = i >= 2 and (i - 2) % 12 in (4, 10)
+        scale = 0.3 if len(shape) > 1 else 0.1
+        params.append(((1.0 if is_gain else 0.0) + scale * rng.standard_normal(shape)).astype(np.float32))
+    return params
+
+
+def authors_forward(params: list[np.ndarray], tokens: np.ndarray, n_head: int) -> np.ndarray:
+    """Next-token logits of the authors' graph (train.py: embed, block x n, `lm_h @ we.T`), in float64 numpy."""
+    pe, we, *blocks = [p.astype(np.float64) for p in params]
+    T = len(tokens)
+    causal = np.tril(np.ones((T, T)))
+
+    def norm(x, g, b, e=1e-5):
+        u = x.mean(-1, keepdims=True)
+        s = ((x - u) ** 2).mean(-1, keepdims=True)
+        return (x - u) / np.sqrt(s + e) * g + b
+
+    def gelu(x):
+        return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
+
+    def heads(x):  # (T, C) -> (n_head, T, C / n_head)
+        return x.reshape(T, n_head, -1).transpose(1, 0, 2)
+
+    h = we[tokens] + pe[np.arange(T)]
+    for i in range(len(blocks) // 12):
+        attn_w, attn_b, proj_w, proj_b, g1, b1, fc_w, fc_b, mproj_w, mproj_b, g2, b2 = blocks[12 * i : 12 * i + 12]
+        q, k, v = map(heads, np.split(h @ attn_w[0] + attn_b, 3, axis=-1))  # conv1d with rf=1: x @ w[0] + b
+        w = q @ k.transpose(0, 2, 1) / np.sqrt(v.shape[-1])
+        w = w * causal - 1e9 * (1 - causal)
+        w = np.exp(w - w.max(-1, keepdims=True))
+        a = (w / w.sum(-1, keepdims=True)) @ v
+        a = a.transpose(1, 0, 2).reshape(T, -1) @ proj_w[0] + proj_b
+        n = norm(h + a, g1, b1)
+        h = norm(n + gelu(n @ fc_w[0] + fc_b) @ mproj_w[0] + mproj_b, g2, b2)
+    return h @ we.T
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory) -> tuple[Path, list[np.ndarray]]:
+    params = random_params(authors_shapes(n_layer=2, n_embd=16, n_inner=64, n_positions=32, vocab=VOCAB))
+    return write_release(tmp_path_factory.mktemp("release") / "model", params), params
+
+
+def test_original_release_converts_to_the_authors_outputs(release, tmp_path):
+    source, params = release
+    assert main(["--source", str(source), "--output_dir", str(tmp_path / "converted"), "--n_head", "2"]) == 0
+    model = GPT1ForCausalLM.from_pretrained(tmp_path / "converted").eval()
+    assert (model.config.n_layer, model.config.n_embd, model.config.n_inner, model.config.n_positions) == (
+        2,
+        16,
+        64,
+        32,
+    )
+    tokens = np.random.default_rng(1).integers(0, VOCAB, 20)
+    with torch.no_grad():
+        logits = model(torch.from_numpy(tokens)[None]).logits[0].numpy()
+    np.testing.assert_allclose(logits, authors_forward(params, tokens, n_head=2), rtol=1e-5, atol=1e-5)
+    # Conv weights were squeezed from [1, in, out]; the square ones would have passed a shape check transposed.
+    torch.testing.assert_close(model.transformer.h[1].attn.c_proj.weight, torch.from_numpy(params[2 + 12 + 2][0]))
+    report = json.loads((tmp_path / "converted" / "conversion_report.json").read_text())
+    assert report["mapped"][0]["source"] == "model/pe" and report["mapped"][1]["source"] == "model/we"
+    assert report["mapped"][2]["how"].startswith("squeezed") and len(report["mapped"]) == 2 + 24 + 1
+
+
+def test_original_release_tokenizer_comes_from_the_release_folder(release, tmp_path):
+    source = tmp_path / "model"
+    shutil.copytree(release[0], source)
+    for path in bundled_files():
+        shutil.copy(path, source / path.name)
+    report = convert(source, tmp_path / "converted", n_head=2)
+    assert "encoder_bpe_40000.json" in report.tokenizer
+    assert (tmp_path / "converted" / "tokenizer.json").is_file()
+
+
+def broken_release(release: tuple[Path, list[np.ndarray]], tmp_path: Path, problem: str) -> Path:
+    source, params = release
+    if problem == "missing shard":
+        folder = Path(shutil.copytree(source, tmp_path / "model"))
+        (folder / "params_7.npy").unlink()
+    elif problem == "truncated shard":
+        folder = Path(shutil.copytree(source, tmp_path / "model"))
+        np.save(folder / "params_9.npy", np.load(folder / "params_9.npy")[:-5])
+    elif problem == "unexpected shape":
+        shapes = authors_shapes(n_layer=2, n_embd=16, n_inner=64, n_positions=32, vocab=VOCAB)
+        shapes[2 + 12 + 6] = [1, 16, 60]  # block 1's mlp.c_fc.w
+        folder = write_release(tmp_path / "model", random_params(shapes))
+    else:  # "wrong vocab size"
+        folder = write_release(tmp_path / "model", random_params(authors_shapes(2, 16, 64, 32, vocab=40000)))
+    return folder
+
+
+@pytest.mark.parametrize(
+    "problem, message",
+    [
+        ("missing shard", r"lacks params_7\.npy: the release is 10 shards"),
+        ("truncated shard", r"hold 654,715 values, but params_shapes\.json describes 654,720"),
+        ("unexpected shape", r"array 20 \(model/h1/mlp/c_fc/w\) has shape \[1, 16, 60\], expected \[1, 16, 64\]"),
+        ("wrong vocab size", r"model/we \(array 1\) has shape \[40000, 16\], but the tokenizer has 40,478 tokens: expected \[40478, 16\]"),
+    ],
+)  # fmt: skip
+def test_original_release_errors_name_the_array_and_expected_shape(release, tmp_path, problem, message, capsys):
+    source = broken_release(release, tmp_path, problem)
+    with pytest.raises(ConversionError, match=message):
+        convert(source, tmp_path / "out", n_head=2)
+    assert main(["--source", str(source), "--output_dir", str(tmp_path / "out"), "--n_head", "2"]) == 1
+    assert "error:" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert_no_partial_output(tmp_path)
+
+
+def test_real_params_shapes_map_onto_the_gpt1_preset(shared_data):
+    shapes = json.loads((shared_data / "openai-gpt" / "params_shapes.json").read_text())
+    assert len(shapes) == 146 and sum(int(np.prod(s)) for s in shapes) == 116_534_784
+    config, layout = original_layout(shapes)
+    assert config == {**PRESETS["gpt1"], "vocab_size": 40478}
+    with torch.device("meta"):  # the shapes, without allocating 116M parameters
+        expected = {k: list(v.shape) for k, v in GPT1ForCausalLM(GPT1Config(**config)).state_dict().items()}
+    targets = {name: shape[1:] if len(shape) == 3 else shape for _, name, shape in layout}
+    assert targets == {k: v for k, v in expected.items() if k != "lm_head.weight"}
+    assert [tf_name for tf_name, _, _ in layout[:4]] == [
+        "model/pe",
+        "model/we",
+        "model/h0/attn/c_attn/w",
+        "model/h0/attn/c_attn/b",
+    ]
