@@ -36,6 +36,15 @@ for _auto, _cls in (
 ):
     _auto.register(GPT1Config, _cls, exist_ok=True)
 
+# The tokenizer registers itself with AutoTokenizer on import (by this config class now that it exists), so that
+# `import modeling_gpt1` is all a user needs before `AutoTokenizer.from_pretrained(dir)` too.
+try:
+    from tokenization import register_auto_classes
+except ImportError:  # the model package also works on its own
+    pass
+else:
+    register_auto_classes()
+
 __all__ = [
     "AUTO_MAP",
     "PRESETS",

@@ -21,6 +21,18 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("GPT1_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_thread():
+    """One intra-op thread for the whole suite: its models are tiny, and two threads on a busy 2-core machine only
+    wait on each other (measured 13-100x slower). Subprocesses started by tests choose their own."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The `../shared/data` folder, or skip the test with a reason when it is absent."""

@@ -76,6 +76,20 @@ def test_base_model_matches_reference_with_padding(attn, left):
     torch.testing.assert_close(got[real], expected[real], atol=1e-5, rtol=1e-5)
 
 
+def test_hidden_states_and_attentions_match_reference():
+    ref, ours = reference_and_ours(OpenAIGPTModel, GPT1Model, "eager")
+    ids, mask = padded_batch()
+    with torch.no_grad():
+        expected = ref(ids, attention_mask=mask, output_hidden_states=True, output_attentions=True)
+        got = ours(ids, attention_mask=mask, output_hidden_states=True, output_attentions=True)
+    assert len(got.hidden_states) == len(expected.hidden_states) == TINY["n_layer"] + 1
+    real = mask.bool()
+    for a, b in zip(got.hidden_states, expected.hidden_states):
+        torch.testing.assert_close(a[real], b[real], atol=1e-5, rtol=1e-5)
+    for a, b in zip(got.attentions, expected.attentions):
+        torch.testing.assert_close(a[0], b[0], atol=1e-5, rtol=1e-5)  # row 0 has no padding
+
+
 @pytest.mark.parametrize("attn", ATTN)
 def test_lm_head_matches_reference_logits_and_loss(attn):
     ref, ours = reference_and_ours(OpenAIGPTLMHeadModel, GPT1ForCausalLM, attn)
@@ -346,7 +360,7 @@ def test_gradient_checkpointing_gives_the_same_gradients():
     ckpt = GPT1ForCausalLM(config).train()
     ckpt.load_state_dict(plain.state_dict())
     ckpt.activation_checkpointing_enable()
-    assert ckpt.is_gradient_checkpointing
+    assert ckpt.is_activation_checkpointing
     ids = torch.randint(0, 99, (2, 16))
     for model in (plain, ckpt):
         model(ids, labels=ids).loss.backward()
