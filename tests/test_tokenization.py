@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import pickle
 from pathlib import Path
 
 import pytest
+from tokenizers import AddedToken
 from transformers import AutoTokenizer
 
 from tokenization import (
@@ -127,6 +129,56 @@ def test_special_tokens_and_padding(tokenizer):
     other = GPT1Tokenizer()
     other.add_fine_tuning_framing = True
     assert other("a")["input_ids"][0] == 40478 and len(tokenizer) == 40478
+
+
+CALLS = [
+    {},
+    {"add_special_tokens": False},
+    {"padding": True},
+    {"padding": "max_length", "max_length": 40, "pad_to_multiple_of": 8},
+    {"truncation": True, "max_length": 6},
+    {"truncation": True, "max_length": 6, "padding": True, "return_tensors": "pt"},
+    {"truncation": "only_first", "max_length": 3, "padding_side": "left", "padding": True},
+    {"return_attention_mask": False},
+]
+
+
+@pytest.mark.parametrize("framing", [False, True])
+@pytest.mark.parametrize("call", CALLS)
+def test_chunk_cache_answers_plain_calls_like_the_pipeline(call, framing):
+    # The same BatchEncoding (ids, masks, tensors) with and without the cache, for batches and single texts.
+    cached = GPT1Tokenizer(add_fine_tuning_framing=framing)
+    pipeline = GPT1Tokenizer(add_fine_tuning_framing=framing, chunk_cache_size=0)
+    texts = HARD_CASES[:12] + ["\n".join(HARD_CASES)]
+    for tok in (cached, pipeline):
+        tok.truncation_side = "left" if call.get("padding_side") == "left" else "right"
+    for inputs in (texts, texts[0], texts[-1]):
+        a, b = cached(inputs, **call), pipeline(inputs, **call)
+        assert a.keys() == b.keys() and a.encodings is None and b.encodings is not None
+        for key in a:
+            assert str(a[key]) == str(b[key]), (call, key)
+
+
+def test_chunk_cache_steps_aside_when_it_cannot_answer(tokenizer):
+    # Per-token outputs and pairs need the pipeline's record: those calls run the Rust pipeline and keep it.
+    for call in ({"return_offsets_mapping": True}, {"return_special_tokens_mask": True}, {"return_length": True}):
+        assert tokenizer("Don't stop.", **call).encodings is not None
+    assert tokenizer("a", "b").encodings is not None
+    assert tokenizer(["don't", "stop"], is_split_into_words=True).encodings is not None
+    # A non-special added token may sit inside a chunk: the cache is not used while there is one.
+    added = GPT1Tokenizer()
+    added.add_tokens([AddedToken("zzqq", normalized=False)])
+    assert added("azzqqb").encodings is not None
+    assert added.convert_ids_to_tokens(added("azzqqb").input_ids) == ["a</w>", "zzqq", "b</w>"]
+    # The cache is bounded, and it is not part of the tokenizer's pickled state (datasets fingerprints that).
+    small = GPT1Tokenizer(chunk_cache_size=5)
+    ids = small(HARD_CASES[0])["input_ids"]
+    assert len(small._chunks) <= 5 and small(HARD_CASES[0])["input_ids"] == ids
+    assert small("the cat")["input_ids"] == tokenizer("the cat")["input_ids"] and "the" in small._chunks
+    # (a call that fills the cache empties it first: its chunks that were cached must come back too)
+    assert small("the a b c d")["input_ids"] == tokenizer("the a b c d")["input_ids"]
+    assert len(pickle.loads(pickle.dumps(small))._chunks) == 0
+    assert pickle.dumps(small) == pickle.dumps(GPT1Tokenizer(chunk_cache_size=5))
 
 
 def test_decode_is_readable(tokenizer):

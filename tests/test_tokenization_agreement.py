@@ -58,3 +58,14 @@ def test_chunked_reference_is_the_literal_reference(corpus, shared_data, origina
         pytest.skip(f"{corpus} is absent")
     sample = random.Random(0).sample(lines, min(1000, len(lines)))
     assert reference_ids(sample, *original_vocab) == literal_reference_ids(sample, *original_vocab)
+
+
+def test_chunk_cache_equals_the_pipeline_on_book_documents(shared_data):
+    # Multi-line documents (the pretraining input): the cached path's ids equal the whole Rust pipeline's.
+    books = sorted(Path(shared_data, "corpus", "books").glob("*.txt"))
+    if not books:
+        pytest.skip("corpus/books is absent")
+    lines = books[0].read_text(encoding="utf-8").split("\n")[:20_000]
+    docs = ["\n".join(lines[i : i + 100]) for i in range(0, len(lines), 100)]
+    cached = GPT1Tokenizer()(docs, verbose=False)["input_ids"]
+    assert cached == GPT1Tokenizer(chunk_cache_size=0)(docs, verbose=False)["input_ids"]

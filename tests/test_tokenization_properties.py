@@ -67,3 +67,18 @@ def test_framed_round_trip():
 def test_ftfy_shortcut_equals_ftfy(text):
     ftfy = pytest.importorskip("ftfy")
     assert fix_text_if_needed(text) == ftfy.fix_text(text)
+
+
+@pytest.fixture(scope="module")
+def pipeline_only() -> GPT1Tokenizer:
+    return GPT1Tokenizer(chunk_cache_size=0)
+
+
+@SETTINGS
+@given(st.lists(st.one_of(ANY_TEXT, TRICKY_TEXT, WORDS.map(" ".join)), min_size=1, max_size=4))
+def test_chunk_cache_gives_the_pipelines_ids(tokenizer, pipeline_only, texts):
+    # A plain call is answered chunk by chunk from the cache; the same texts through the whole Rust pipeline (and
+    # the batch joined into one multi-line text) must give the same ids.
+    assert tokenizer(texts) == pipeline_only(texts)
+    joined = "\n".join(texts)
+    assert tokenizer(joined)["input_ids"] == pipeline_only(joined)["input_ids"]

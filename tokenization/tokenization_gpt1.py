@@ -20,17 +20,21 @@ works where the `tokenization` package is not installed.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
+from contextlib import contextmanager
 from functools import lru_cache
+from itertools import accumulate, chain, pairwise
 from pathlib import Path
 from typing import Any
 
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
 from tokenizers.models import BPE
-from transformers.tokenization_utils_base import BatchEncoding
+from transformers.tokenization_utils_base import BatchEncoding, PaddingStrategy, TruncationStrategy
 from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
 VOCAB_FILES_NAMES = {"vocab_file": "vocab.json", "merges_file": "merges.txt", "tokenizer_file": "tokenizer.json"}
@@ -524,6 +528,98 @@ def build_backend(vocab: dict[str, int], merges: list[tuple[str, str]]) -> Token
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# Plain ids at the speed of a dictionary: each distinct chunk through the pipeline once
+#
+# Every rule above acts inside a chunk of non-whitespace characters (spaCy tokenizes each space-separated chunk on
+# its own, and no regex looks across whitespace; `[ \n]` and `\z` both end a word), and whitespace becomes no token
+# except that a run of it holding a newline becomes the one word "\n". So the ids of a text are the ids of its
+# chunks in order, with the newline's ids between lines, and a chunk needs the Rust pipeline only the first time it
+# is seen. Running text repeats its words: on books this skips most of the regex passes and the BPE.
+
+# What tokenizers' `Strip()` removes (Unicode White_Space): Python's whitespace less \x1c-\x1f, which the rules turn
+# into spaces instead. Python's `str.split()` splits on exactly `_WS`.
+_STRIP = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"  # noqa: E501
+
+
+# Stands for the newline word among a text's chunks: a key no text can spell.
+_NEWLINE = ("\n",)
+# From the first to the last newline of a run of whitespace (the run becomes one newline word).
+_NEWLINES = re.compile(f"\n(?:[{_WS}]*\n)+")
+
+
+def _chunks(text: str) -> list:
+    """A text's chunks in order, `_NEWLINE` where a run of whitespace holds a newline (after `Strip()`)."""
+    text = text.strip(_STRIP)
+    if "\n" not in text:
+        return text.split()
+    lines = _NEWLINES.sub("\n", text).split("\n")
+    chunks = lines[0].split()
+    for line in lines[1:]:
+        chunks.append(_NEWLINE)
+        chunks += line.split()
+    return chunks
+
+
+@contextmanager
+def _gc_paused():
+    """Pause Python's cyclic garbage collector: a call builds millions of small lists (of strings and ints: no
+    cycles to collect), and the collections their allocation triggers cost ~15% of the call."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class ChunkCache(dict):
+    """Ids of distinct chunks (`chunk -> ids`), filled from the Rust pipeline in bulk, emptied when it is full.
+
+    Pickles empty: it is a cache, and `datasets` hashes the tokenizer to fingerprint a `map`, which must not depend
+    on what the tokenizer has seen.
+    """
+
+    def __init__(self, max_size: int):
+        super().__init__()
+        self.max_size = max_size
+
+    def __reduce__(self):
+        return type(self), (self.max_size,)
+
+    @_gc_paused()
+    def encode(self, backend: Tokenizer, texts: list[str]) -> list[list[int]]:
+        """The pipeline's ids of `texts` (already through ftfy), without special tokens."""
+        docs = [_chunks(text) for text in texts]
+        seen = set(chain.from_iterable(docs))
+        new = seen.difference(self)
+        if len(self) + len(new) > self.max_size:
+            self.clear()
+            new = seen
+        self._add(backend, new)
+        lookup = self.__getitem__
+        out = [list(chain.from_iterable(map(lookup, doc))) for doc in docs]
+        if len(self) > self.max_size:  # this call alone had more distinct chunks than the cache holds
+            self.clear()
+        return out
+
+    def _add(self, backend: Tokenizer, chunks: set) -> None:
+        if _NEWLINE in chunks or _NEWLINE not in self:
+            # The word "\n" that a run of whitespace holding a newline becomes, through the BPE model.
+            self[_NEWLINE] = [token.id for token in backend.model.tokenize("\n")]
+        chunks = list(chunks - {_NEWLINE})
+        # A few thousand chunks joined by spaces per text (the Rust side encodes a batch on all cores); a chunk's
+        # tokens are those whose first character lies in it (tokens come in order and never span a space).
+        groups = [chunks[i : i + 2048] for i in range(0, len(chunks), 2048)]
+        encodings = backend.encode_batch([" ".join(group) for group in groups], add_special_tokens=False)
+        for group, encoding in zip(groups, encodings):
+            ids, begins = encoding.ids, [begin for begin, _ in encoding.offsets]
+            starts = accumulate((len(c) + 1 for c in group[:-1]), initial=0)
+            bounds = [bisect_left(begins, start) for start in starts] + [len(ids)]
+            self.update(zip(group, (ids[i:j] for i, j in pairwise(bounds))))
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # The transformers tokenizer
 
 
@@ -549,6 +645,11 @@ class GPT1Tokenizer(TokenizersBackend):
             pipeline did; the special ids come only from framing. False lets text spell special tokens.
         reference_mode: Tokenize with the literal slow pipeline (`ReferenceEncoder`: ftfy + spaCy) instead of the
             fast one; for measuring, not for training. Offsets and overflowing tokens are not available there.
+        chunk_cache_size: Plain calls (texts without pairs; ids and attention masks, optionally truncated and
+            padded, nothing per token) are answered from a cache of the ids of up to this many distinct
+            space-separated chunks, running only new chunks through the pipeline (same ids, several times faster
+            on running text). Calls that ask for offsets, overflowing tokens, special-token masks or lengths, and
+            pairs, always run the whole pipeline and keep `BatchEncoding.encodings`; 0 does that for every call.
         vocab, merges: The vocabulary and merges as objects instead of files.
     """
 
@@ -570,6 +671,7 @@ class GPT1Tokenizer(TokenizersBackend):
         reference_mode: bool = False,
         model_max_length: int = 512,
         split_special_tokens: bool = True,
+        chunk_cache_size: int = 200_000,
         **kwargs: Any,
     ):
         if str(unk_token) != UNK_TOKEN:
@@ -594,6 +696,7 @@ class GPT1Tokenizer(TokenizersBackend):
         self._tokenizer = build_backend(vocab, merges)
         self._reference: ReferenceEncoder | None = ReferenceEncoder(vocab, merges) if reference_mode else None
         self._framing = bool(add_fine_tuning_framing)
+        self._chunks = ChunkCache(chunk_cache_size)
         kwargs.pop("post_processor", None)  # rebuilt below from the framing flag
         super().__init__(
             unk_token=unk_token,
@@ -602,6 +705,7 @@ class GPT1Tokenizer(TokenizersBackend):
             reference_mode=reference_mode,
             model_max_length=model_max_length,
             split_special_tokens=split_special_tokens,
+            chunk_cache_size=chunk_cache_size,
             **kwargs,
         )
         if self._framing:
@@ -719,42 +823,90 @@ class GPT1Tokenizer(TokenizersBackend):
             # ftfy is Python: run it here, only on lines it can change, before the Rust pipeline.
             text = _map_text(fix_text_if_needed, text)
             text_pair = _map_text(fix_text_if_needed, text_pair)
+            if text_pair is None and self._plain_request(**kwargs):
+                batched = not isinstance(text, str)
+                ids = self._chunks.encode(self._tokenizer, list(text) if batched else [text])
+                return self._ids_to_batch_encoding(ids, None, batched, **kwargs)
         return super()._encode_plus(text, text_pair=text_pair, is_split_into_words=is_split_into_words, **kwargs)
 
+    def _plain_request(
+        self,
+        truncation_strategy: TruncationStrategy = TruncationStrategy.DO_NOT_TRUNCATE,
+        max_length: int | None = None,
+        stride: int = 0,
+        split_special_tokens: bool | None = None,
+        add_special_tokens: bool = True,
+        **kwargs: Any,
+    ) -> bool:
+        """Whether a call of single texts can be answered from the chunk cache with the same result."""
+        truncation_strategy = TruncationStrategy(truncation_strategy)
+        if self._chunks.max_size <= 0 or stride or kwargs.get("sanitize_control_tokens"):
+            return False
+        if any(kwargs.get(f"return_{what}") for what in _PER_TOKEN_OUTPUTS):
+            return False
+        if truncation_strategy not in (TruncationStrategy.DO_NOT_TRUNCATE, TruncationStrategy.LONGEST_FIRST,
+                                       TruncationStrategy.ONLY_FIRST):  # fmt: skip
+            return False
+        if truncation_strategy != TruncationStrategy.DO_NOT_TRUNCATE and (
+            max_length is None or max_length <= (self.num_special_tokens_to_add(False) if add_special_tokens else 0)
+        ):
+            return False
+        # Added tokens found in the text would cut chunks: only special tokens, and only while they are read as text.
+        split = self.split_special_tokens if split_special_tokens is None else split_special_tokens
+        return split and all(token.special for token in self._tokenizer.get_added_tokens_decoder().values())
+
     def _reference_encode_plus(self, text, text_pair=None, **kwargs) -> BatchEncoding:
-        # The slow path gives ids; framing, truncation and padding are then done on ids, as the fast path does.
         for unsupported in ("return_offsets_mapping", "return_overflowing_tokens"):
             if kwargs.get(unsupported):
                 raise NotImplementedError(f"{unsupported} is not available in reference_mode")
         batched = isinstance(text, (list, tuple))
         texts = list(text) if batched else [text]
-        pairs = (list(text_pair) if batched else [text_pair]) if text_pair is not None else [None] * len(texts)
+        pairs = (list(text_pair) if batched else [text_pair]) if text_pair is not None else None
         ids = [self._reference.encode(t) for t in texts]
-        pair_ids = [self._reference.encode(p) if p is not None else None for p in pairs]
-        add_special_tokens = kwargs.get("add_special_tokens", True)
-        max_length = kwargs.get("max_length")
-        truncate = kwargs.get("truncation_strategy") is not None and kwargs["truncation_strategy"].value != (
-            "do_not_truncate"
-        )
+        pair_ids = [self._reference.encode(p) for p in pairs] if pairs is not None else None
+        return self._ids_to_batch_encoding(ids, pair_ids, batched, **kwargs)
+
+    def _ids_to_batch_encoding(
+        self,
+        ids: list[list[int]],
+        pair_ids: list[list[int]] | None,
+        batched: bool,
+        add_special_tokens: bool = True,
+        truncation_strategy: TruncationStrategy = TruncationStrategy.DO_NOT_TRUNCATE,
+        max_length: int | None = None,
+        padding_strategy: PaddingStrategy = PaddingStrategy.DO_NOT_PAD,
+        pad_to_multiple_of: int | None = None,
+        padding_side: str | None = None,
+        return_tensors: str | None = None,
+        return_attention_mask: bool | None = None,
+        verbose: bool = True,
+        **kwargs: Any,
+    ) -> BatchEncoding:
+        """Truncate, frame and pad ids as the Rust path does (the chunk cache and the reference mode give ids)."""
         rows = []
-        for a, b in zip(ids, pair_ids):
-            if truncate and max_length is not None:
+        for a, b in zip(ids, pair_ids if pair_ids is not None else [None] * len(ids)):
+            if TruncationStrategy(truncation_strategy) != TruncationStrategy.DO_NOT_TRUNCATE and max_length is not None:
                 budget = max_length - (self.num_special_tokens_to_add(b is not None) if add_special_tokens else 0)
-                while len(a) + len(b or []) > budget:
+                if b is None:
+                    a = a[:budget] if self.truncation_side == "right" else a[max(0, len(a) - budget) :]
+                while len(a) + len(b or []) > budget:  # pairs (reference mode): the longer one loses a token
                     if b and len(b) > len(a):
                         b = b[:-1]
                     else:
                         a = a[:-1]
             rows.append(self.build_inputs_with_special_tokens(a, b) if add_special_tokens else a + (b or []))
-        encoded = {"input_ids": rows if batched else rows[0]}
-        padding_strategy = kwargs.get("padding_strategy")
+            self._eventual_warn_about_too_long_sequence(rows[-1], max_length, verbose)
         return self.pad(
-            encoded,
-            padding=padding_strategy.value if padding_strategy is not None else False,
+            {"input_ids": rows if batched or return_tensors else rows[0]},  # tensors keep the batch axis
+            padding=PaddingStrategy(padding_strategy).value,
             max_length=max_length,
-            pad_to_multiple_of=kwargs.get("pad_to_multiple_of"),
-            return_attention_mask=kwargs.get("return_attention_mask"),
-            return_tensors=kwargs.get("return_tensors"),
+            pad_to_multiple_of=pad_to_multiple_of,
+            padding_side=padding_side,
+            # (resolved here: `pad` leaves the mask out of an empty input when it is left to the default)
+            return_attention_mask=(
+                "attention_mask" in self.model_input_names if return_attention_mask is None else return_attention_mask
+            ),
+            return_tensors=return_tensors,
         )
 
     def build_inputs_with_special_tokens(self, token_ids_0: list[int], token_ids_1: list[int] | None = None):
@@ -787,6 +939,10 @@ class GPT1Tokenizer(TokenizersBackend):
             for merge in model["merges"]:
                 f.write((merge if isinstance(merge, str) else " ".join(merge)) + "\n")
         return vocab_path, merges_path
+
+
+# `return_*` options that need the pipeline's per-token record (`tokenizers.Encoding`).
+_PER_TOKEN_OUTPUTS = ("offsets_mapping", "overflowing_tokens", "special_tokens_mask", "length", "token_type_ids")
 
 
 def _map_text(fn, text):
