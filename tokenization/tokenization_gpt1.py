@@ -604,7 +604,7 @@ class ChunkCache(dict):
         return out
 
     def _add(self, backend: Tokenizer, chunks: set) -> None:
-        if _NEWLINE in chunks or _NEWLINE not in self:
+        if _NEWLINE not in self:  # (new chunks hold `_NEWLINE` only when it is not cached)
             # The word "\n" that a run of whitespace holding a newline becomes, through the BPE model.
             self[_NEWLINE] = [token.id for token in backend.model.tokenize("\n")]
         chunks = list(chunks - {_NEWLINE})
@@ -883,9 +883,12 @@ class GPT1Tokenizer(TokenizersBackend):
         **kwargs: Any,
     ) -> BatchEncoding:
         """Truncate, frame and pad ids as the Rust path does (the chunk cache and the reference mode give ids)."""
+        truncate = (
+            TruncationStrategy(truncation_strategy) != TruncationStrategy.DO_NOT_TRUNCATE and max_length is not None
+        )
         rows = []
         for a, b in zip(ids, pair_ids if pair_ids is not None else [None] * len(ids)):
-            if TruncationStrategy(truncation_strategy) != TruncationStrategy.DO_NOT_TRUNCATE and max_length is not None:
+            if truncate:
                 budget = max_length - (self.num_special_tokens_to_add(b is not None) if add_special_tokens else 0)
                 if b is None:
                     a = a[:budget] if self.truncation_side == "right" else a[max(0, len(a) - budget) :]
