@@ -148,7 +148,11 @@ class PretrainArguments:
     cache_dir: str | None = field(default=None, metadata={"help": "datasets cache folder."})
     # --- tokenizer and model
     tokenizer: str | None = field(
-        default=None, metadata={"help": "Tokenizer folder or Hub name; default: the bundled GPT-1 BPE tokenizer."}
+        default=None,
+        metadata={
+            "help": "Tokenizer folder or Hub name; default: the checkpoint's with --model_name_or_path, else the "
+            "bundled GPT-1 BPE tokenizer."
+        },
     )
     vocab_size: int | None = field(
         default=None,
@@ -216,7 +220,16 @@ class PretrainArguments:
         """A copy with every unset option filled from the recipe, checked for consistency."""
         if self.recipe not in RECIPES:
             raise PretrainError(f"unknown recipe {self.recipe!r}; choose from {', '.join(RECIPES)}")
-        recipe = RECIPES[self.recipe]
+        recipe = dict(RECIPES[self.recipe])
+        if self.model_name_or_path:
+            # Continued pretraining reads the checkpoint's own token ids: a recipe's new vocabulary would assign
+            # its embeddings to different strings (same size, so nothing would fail - the loss would just jump).
+            if self.vocab_size:
+                raise PretrainError(
+                    f"--vocab_size {self.vocab_size} with --model_name_or_path: a new vocabulary would not match the "
+                    "checkpoint's embeddings; continue with its own tokenizer (the default) or pass --vocab_size 0"
+                )
+            recipe.update(vocab_size=0, tokenizer=self.model_name_or_path)
         filled = replace(self, **{k: v for k, v in recipe.items() if getattr(self, k) is None})
         if filled.dataset is None:
             raise PretrainError(

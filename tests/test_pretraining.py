@@ -183,6 +183,31 @@ def test_resume_from_another_config_is_refused(finished_run) -> None:
         pretrain(args)
 
 
+def test_continued_pretraining_keeps_the_checkpoints_vocabulary(finished_run, tmp_path: Path) -> None:
+    """`--model_name_or_path` under the demo recipe (whose default learns a new 4,096-token vocabulary) reads the
+    checkpoint's own tokenizer: the first validation loss is the finished run's last one on the same blocks."""
+    args, model_dir = finished_run
+    cont = dataclasses.replace(
+        args,
+        output_dir=str(tmp_path / "cont"),
+        model_name_or_path=str(model_dir),
+        tokenizer=None,
+        vocab_size=None,
+        max_steps=2,
+        sample_tokens=0,
+    )
+    assert (cont.resolved().tokenizer, cont.resolved().vocab_size) == (str(model_dir), 0)
+    pretrain(cont)
+    last = [r["val_loss"] for r in read_jsonl(Path(args.output_dir) / "log.jsonl") if "val_loss" in r][-1]
+    first = next(r for r in read_jsonl(tmp_path / "cont" / "log.jsonl") if "val_loss" in r)
+    assert first["step"] == 0 and first["val_loss"] == pytest.approx(last, abs=1e-4)
+    assert AutoTokenizer.from_pretrained(tmp_path / "cont" / "model").get_vocab() == (
+        AutoTokenizer.from_pretrained(model_dir).get_vocab()
+    )
+    with pytest.raises(PretrainError, match="would not match the checkpoint's embeddings"):
+        dataclasses.replace(cont, vocab_size=300).resolved()
+
+
 # --- exact resume after SIGKILL -----------------------------------------------------------------------------------
 
 
