@@ -131,6 +131,20 @@ def test_special_tokens_and_padding(tokenizer):
     assert other("a")["input_ids"][0] == 40478 and len(tokenizer) == 40478
 
 
+def test_framing_looks_ids_up_without_building_the_vocabulary(monkeypatch):
+    # Cached calls frame each row with the _start_/_classify_ ids: a lookup, not a 40k-entry `get_vocab()` per row
+    # (which made fine-tuning's encoding of SST-2 take minutes).
+    ft = GPT1Tokenizer(add_fine_tuning_framing=True)
+    expected = ft(["a b", "c"], truncation=True, max_length=8)["input_ids"]
+
+    def no_vocab_dict():
+        raise AssertionError("get_vocab() called while framing")
+
+    monkeypatch.setattr(ft, "get_vocab", no_vocab_dict)
+    assert ft(["a b", "c"], truncation=True, max_length=8)["input_ids"] == expected
+    assert expected[0][0] == ft.start_token_id == 40478 and expected[1][-1] == ft.classify_token_id == 40480
+
+
 CALLS = [
     {},
     {"add_special_tokens": False},

@@ -771,7 +771,9 @@ class GPT1Tokenizer(TokenizersBackend):
         )
 
     def _token_id(self, token: str) -> int | None:
-        return self.get_vocab().get(token)
+        # The backend's lookup (added tokens included): `get_vocab()` would build the whole 40k-entry dict, and the
+        # cached path frames every row with these ids.
+        return self._tokenizer.token_to_id(token)
 
     @property
     def start_token(self) -> str:
