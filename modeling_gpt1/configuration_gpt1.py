@@ -79,7 +79,9 @@ class GPT1Config(PreTrainedConfig):
     """
 
     model_type = "gpt1"
-    keys_to_ignore_at_inference = ["past_key_values"]
+    # Left out of `Trainer`'s predictions: the cache (named `cache` from transformers 5.24 on) and the parts of the
+    # fine-tuning objective, so that `EvalPrediction.predictions` is the task's logits, as `compute_metrics` expects.
+    keys_to_ignore_at_inference = ["cache", "past_key_values", "task_loss", "mc_loss", "lm_loss"]
     attribute_map = {
         "hidden_size": "n_embd",
         "max_position_embeddings": "n_positions",

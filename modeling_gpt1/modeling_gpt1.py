@@ -13,6 +13,7 @@ copies both next to the weights for `trust_remote_code=True` loading.
 
 from __future__ import annotations
 
+import inspect
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,14 @@ from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
 from .configuration_gpt1 import GPT1Config
 
+# transformers 5.24 renamed the KV cache from `past_key_values` to `cache`: the keyword `generate()` passes to
+# forwards, the field of every model output and the argument of `create_causal_mask` (the old names go in 5.40).
+# A checkpoint's copy of this file runs under whatever transformers its user has, so it speaks both: the forwards
+# take the cache under either keyword (`cache_argument`), and outputs and the mask helper get the installed
+# release's name.
+CACHE_NAME = "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"
+_MASK_CACHE_KEYWORD = "cache" if "cache" in inspect.signature(create_causal_mask).parameters else "past_key_values"
+
 # Written into every saved config: transformers' `register_for_auto_class` would map only the class being saved, but
 # a GPT-1 checkpoint should open with any of the Auto classes (the weights of every head share one layout).
 AUTO_MAP = {
@@ -45,6 +54,16 @@ AUTO_MAP = {
     "AutoModelForSequenceClassification": "modeling_gpt1.GPT1ForSequenceClassification",
     "AutoModelForMultipleChoice": "modeling_gpt1.GPT1ForMultipleChoice",
 }
+
+
+def cache_argument(cache: Cache | None, kwargs: dict) -> Cache | None:
+    """The cache a forward was given: as `cache` (transformers >= 5.24) or as `past_key_values` (earlier releases,
+    and callers written for them), popped from `kwargs` so it is not passed on twice."""
+    old = kwargs.pop("past_key_values", None)
+    if old is not None and cache is not None:
+        raise ValueError("got both `cache` and `past_key_values`: pass the cache once (as `cache`)")
+    return cache if cache is not None else old
+
 
 # "gelu" is the tanh approximation, as in the paper's code (and what transformers' OpenAIGPT calls "gelu").
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -98,7 +117,7 @@ class GPT1Attention(nn.Module):
         self,
         hidden_states: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         **kwargs,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         B, T, C = hidden_states.shape
@@ -106,8 +125,8 @@ class GPT1Attention(nn.Module):
         q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, nh, T, hs)
         k = k.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, nh, T, hs)
         v = v.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, nh, T, hs)
-        if past_key_values is not None:
-            k, v = past_key_values.update(k, v, self.layer_idx)  # (B, nh, S, hs), S = past + T
+        if cache is not None:
+            k, v = cache.update(k, v, self.layer_idx)  # (B, nh, S, hs), S = past + T
 
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
@@ -154,10 +173,10 @@ class GPT1Block(GradientCheckpointingLayer):
         self,
         hidden_states: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         **kwargs,
     ) -> torch.Tensor:
-        a, _ = self.attn(hidden_states, attention_mask, past_key_values=past_key_values, **kwargs)
+        a, _ = self.attn(hidden_states, attention_mask, cache=cache, **kwargs)
         x = self.ln_1(hidden_states + a)
         return self.ln_2(x + self.mlp(x))
 
@@ -168,7 +187,7 @@ class GPT1PreTrainedModel(PreTrainedModel):
     base_model_prefix = "transformer"
     supports_gradient_checkpointing = True
     _no_split_modules = ["GPT1Block"]
-    _skip_keys_device_placement = ["past_key_values"]
+    _skip_keys_device_placement = ["cache", "past_key_values"]
     _supports_sdpa = True
     _supports_flash_attn = True
     _supports_attention_backend = True
@@ -202,25 +221,21 @@ class GPT1PreTrainedModel(PreTrainedModel):
 
 
 @dataclass
-class GPT1DoubleHeadsOutput(ModelOutput):
-    """Output of `GPT1DoubleHeads`.
+class GPT1DoubleHeadsOutput(CausalLMOutputWithPast):
+    """Output of `GPT1DoubleHeads`: the causal-LM output (whose cache field has the installed transformers' name)
+    plus the multiple-choice head's parts.
 
     Args:
         loss: `mc_loss + lm_coef * lm_loss` when both labels are given, else whichever part was computed.
+        logits: LM logits, `(batch, num_choices, seq, vocab)` (or `(batch, seq, vocab)` for 2-D input).
         mc_loss: Cross-entropy of the multiple-choice head over the choices.
         lm_loss: Language-modelling loss (token mean over the labels that are not -100).
-        logits: LM logits, `(batch, num_choices, seq, vocab)` (or `(batch, seq, vocab)` for 2-D input).
         mc_logits: One score per choice, `(batch, num_choices)`.
     """
 
-    loss: torch.Tensor | None = None
     mc_loss: torch.Tensor | None = None
     lm_loss: torch.Tensor | None = None
-    logits: torch.Tensor | None = None
     mc_logits: torch.Tensor | None = None
-    past_key_values: Cache | None = None
-    hidden_states: tuple[torch.Tensor, ...] | None = None
-    attentions: tuple[torch.Tensor, ...] | None = None
 
 
 @dataclass
@@ -264,15 +279,23 @@ class GPT1Model(GPT1PreTrainedModel):
     def set_input_embeddings(self, new_embeddings: nn.Embedding) -> None:
         self.tokens_embed = new_embeddings
 
-    def _check_inputs(self, input_ids: torch.Tensor | None, past_length: int, seq_len: int) -> None:
-        """One clear error for inputs the embeddings cannot take (IndexError deep inside torch otherwise)."""
+    def _check_inputs(self, input_ids: torch.Tensor | None, past_length: int | torch.Tensor, seq_len: int) -> None:
+        """One clear error for inputs the embeddings cannot take (an IndexError deep inside torch otherwise).
+
+        Only values already on the host are read: reading a tensor back from an accelerator stalls it on every
+        forward, and under `torch.compile` a branch on tensor data breaks the graph. So ids are checked on the CPU
+        (the tokenizer and `prepare_for_finetuning` keep them in range elsewhere), and a static cache, which counts
+        its length on the device, is checked only there too.
+        """
+        readable = not torch.compiler.is_compiling()
+        if isinstance(past_length, torch.Tensor):
+            past_length = int(past_length) if readable and past_length.device.type == "cpu" else 0
         if past_length + seq_len > self.config.n_positions:
             raise ValueError(
                 f"sequence length {past_length + seq_len} (past {past_length} + new {seq_len}) exceeds the model's "
                 f"context of n_positions={self.config.n_positions} tokens; truncate the input"
             )
-        # Data-dependent checks force a host sync and a graph break, so compiled graphs skip them.
-        if input_ids is not None and input_ids.numel() and not torch.compiler.is_compiling():
+        if readable and input_ids is not None and input_ids.device.type == "cpu" and input_ids.numel():
             low, high = int(input_ids.min()), int(input_ids.max())
             if low < 0 or high >= self.config.vocab_size:
                 bad = low if low < 0 else high
@@ -286,7 +309,7 @@ class GPT1Model(GPT1PreTrainedModel):
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         attention_mask: torch.Tensor | None = None,
         token_type_ids: torch.LongTensor | None = None,
         position_ids: torch.LongTensor | None = None,
@@ -297,11 +320,13 @@ class GPT1Model(GPT1PreTrainedModel):
         r"""
         Args:
             input_ids: Token ids, `(batch, seq)` or `(batch, num_choices, seq)`.
-            past_key_values: A `Cache` of earlier keys/values; only the new tokens are then passed.
+            cache: A `Cache` of earlier keys/values; only the new tokens are then passed. Also accepted as
+                `past_key_values`, its name before transformers 5.24.
             attention_mask: 1 for real tokens, 0 for padding; covers past + new tokens.
             token_type_ids: Optional extra ids embedded with the token embeddings (as in `OpenAIGPTModel`).
             position_ids: Positions of the tokens; default `past_length + arange(seq)`.
         """
+        cache = cache_argument(cache, kwargs)
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
         input_shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:-1]
@@ -318,15 +343,15 @@ class GPT1Model(GPT1PreTrainedModel):
         if position_ids is not None:
             position_ids = position_ids.reshape(-1, T)
 
-        if use_cache and past_key_values is None:
-            past_key_values = DynamicCache(config=self.config)
-        past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
+        if use_cache and cache is None:
+            cache = DynamicCache(config=self.config)
+        past_length = cache.get_seq_length() if cache is not None else 0
         self._check_inputs(input_ids, past_length, T)
 
         if inputs_embeds is None:
             inputs_embeds = self.tokens_embed(input_ids)  # (B, T, C)
         if position_ids is None:
-            position_ids = torch.arange(past_length, past_length + T, device=inputs_embeds.device).unsqueeze(0)
+            position_ids = (torch.arange(T, device=inputs_embeds.device) + past_length).unsqueeze(0)  # (1, T)
         hidden_states = inputs_embeds + self.positions_embed(position_ids)
         if token_type_ids is not None:
             hidden_states = hidden_states + self.tokens_embed(token_type_ids)
@@ -337,23 +362,14 @@ class GPT1Model(GPT1PreTrainedModel):
             config=self.config,
             inputs_embeds=hidden_states,
             attention_mask=attention_mask,
-            past_key_values=past_key_values,
             position_ids=position_ids,
+            **{_MASK_CACHE_KEYWORD: cache},
         )
         for block in self.h:
-            hidden_states = block(
-                hidden_states,
-                causal_mask,
-                past_key_values=past_key_values,
-                position_ids=position_ids,
-                **kwargs,
-            )
+            hidden_states = block(hidden_states, causal_mask, cache=cache, position_ids=position_ids, **kwargs)
 
         hidden_states = hidden_states.view(*input_shape, hidden_states.size(-1))
-        return BaseModelOutputWithPast(
-            last_hidden_state=hidden_states,
-            past_key_values=past_key_values if use_cache else None,
-        )
+        return BaseModelOutputWithPast(last_hidden_state=hidden_states, **{CACHE_NAME: cache if use_cache else None})
 
 
 class GPT1ForCausalLM(GPT1PreTrainedModel, GenerationMixin):
@@ -372,7 +388,7 @@ class GPT1ForCausalLM(GPT1PreTrainedModel, GenerationMixin):
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         attention_mask: torch.Tensor | None = None,
         token_type_ids: torch.LongTensor | None = None,
         position_ids: torch.LongTensor | None = None,
@@ -389,7 +405,7 @@ class GPT1ForCausalLM(GPT1PreTrainedModel, GenerationMixin):
         """
         out = self.transformer(
             input_ids,
-            past_key_values=past_key_values,
+            cache=cache_argument(cache, kwargs),
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             position_ids=position_ids,
@@ -406,9 +422,9 @@ class GPT1ForCausalLM(GPT1PreTrainedModel, GenerationMixin):
         return CausalLMOutputWithPast(
             loss=loss,
             logits=logits,
-            past_key_values=out.past_key_values,
             hidden_states=out.hidden_states,
             attentions=out.attentions,
+            **{CACHE_NAME: getattr(out, CACHE_NAME)},
         )
 
 
@@ -531,7 +547,7 @@ class GPT1DoubleHeads(GPT1PreTrainedModel, GenerationMixin):
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         attention_mask: torch.Tensor | None = None,
         token_type_ids: torch.LongTensor | None = None,
         position_ids: torch.LongTensor | None = None,
@@ -557,7 +573,7 @@ class GPT1DoubleHeads(GPT1PreTrainedModel, GenerationMixin):
             check_choice_shapes(shape, mc_token_ids, mc_labels, attention_mask)
         out = self.transformer(
             input_ids,
-            past_key_values=past_key_values,
+            cache=cache_argument(cache, kwargs),
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             position_ids=position_ids,
@@ -590,9 +606,9 @@ class GPT1DoubleHeads(GPT1PreTrainedModel, GenerationMixin):
             lm_loss=lm_loss,
             logits=lm_logits,
             mc_logits=mc_logits,
-            past_key_values=out.past_key_values,
             hidden_states=out.hidden_states,
             attentions=out.attentions,
+            **{CACHE_NAME: getattr(out, CACHE_NAME)},
         )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from transformers import (
@@ -20,6 +21,7 @@ from transformers import (
     OpenAIGPTDoubleHeadsModel,
     OpenAIGPTLMHeadModel,
     OpenAIGPTModel,
+    StaticCache,
     Trainer,
     TrainingArguments,
 )
@@ -323,6 +325,31 @@ def test_trainer_trains_sequence_classification(tmp_path):
         torch.testing.assert_close(reloaded(**batch).logits, model(**batch).logits)
 
 
+def test_trainer_evaluates_with_the_tutorial_compute_metrics(tmp_path):
+    """The transformers tutorial's `compute_metrics` takes `predictions` as the logits array: the parts of the
+    objective (`task_loss`, `lm_loss`) must not reach it (`config.keys_to_ignore_at_inference`)."""
+    config = GPT1Config.from_preset("tiny", classify_token_id=98, num_labels=2)
+    model = AutoModelForSequenceClassification.from_config(config)
+    rows = [
+        {"input_ids": r["input_ids"][0], "attention_mask": r["attention_mask"][0], "labels": int(r["mc_labels"] == 0)}
+        for r in _choice_rows(16, cls_id=98)
+    ]
+
+    def compute_metrics(eval_pred):
+        predictions, labels = eval_pred
+        predictions = np.argmax(predictions, axis=1)
+        return {"accuracy": float((predictions == labels).mean())}
+
+    args = TrainingArguments(
+        output_dir=str(tmp_path), per_device_eval_batch_size=8, report_to=[], use_cpu=True, disable_tqdm=True
+    )
+    trainer = Trainer(model=model, args=args, eval_dataset=_ListDataset(rows), compute_metrics=compute_metrics)
+    metrics = trainer.evaluate()
+    assert 0.0 <= metrics["eval_accuracy"] <= 1.0
+    predictions = trainer.predict(_ListDataset(rows)).predictions
+    assert isinstance(predictions, np.ndarray) and predictions.shape == (16, 2)
+
+
 def test_classifier_objective_and_similarity_views():
     config = GPT1Config.from_preset("tiny", classify_token_id=98, num_labels=1, lm_coef=0.5)
     model = GPT1ForSequenceClassification(config).eval()
@@ -359,8 +386,13 @@ def test_gradient_checkpointing_gives_the_same_gradients():
     plain = GPT1ForCausalLM(config).train()
     ckpt = GPT1ForCausalLM(config).train()
     ckpt.load_state_dict(plain.state_dict())
-    ckpt.activation_checkpointing_enable()
-    assert ckpt.is_activation_checkpointing
+    # transformers 5.23 renamed gradient_checkpointing_* to activation_checkpointing_* (the old names warn).
+    if hasattr(ckpt, "activation_checkpointing_enable"):
+        ckpt.activation_checkpointing_enable()
+        assert ckpt.is_activation_checkpointing
+    else:
+        ckpt.gradient_checkpointing_enable()
+        assert ckpt.is_gradient_checkpointing
     ids = torch.randint(0, 99, (2, 16))
     for model in (plain, ckpt):
         model(ids, labels=ids).loss.backward()
@@ -404,6 +436,31 @@ def test_compiles_without_graph_breaks():
     compiled = torch.compile(model, fullgraph=True, backend="eager")  # fullgraph: any graph break is an error
     with torch.no_grad():
         torch.testing.assert_close(compiled(ids).logits, model(ids).logits)
+
+
+def test_static_cache_decoding_compiles_without_graph_breaks():
+    """Compiled generation (`cache_implementation="static"` + `torch.compile`) needs a decode step with no
+    data-dependent branch: the static cache counts its length in a tensor, which the input checks must not read."""
+    torch.manual_seed(0)
+    model = GPT1ForCausalLM(GPT1Config.from_preset("tiny")).eval()
+    ids = torch.randint(0, 99, (2, 8))
+    step = torch.compile(model, fullgraph=True, backend="eager")
+    with torch.no_grad():
+        cache = StaticCache(config=model.config, max_cache_len=16)
+        out = model(ids[:, :4], cache=cache, use_cache=True)
+        logits = [out.logits]
+        for t in range(4, 8):
+            logits.append(step(ids[:, t : t + 1], cache=cache, use_cache=True, position_ids=torch.tensor([[t]])).logits)
+        torch.testing.assert_close(torch.cat(logits, 1), model(ids).logits, atol=1e-5, rtol=1e-5)
+
+
+def test_input_checks_never_read_back_ids_that_are_not_on_the_host():
+    """On an accelerator, reading ids back for the vocabulary check would stall the device on every forward.
+    A meta tensor cannot be read at all, so it stands in for device memory here."""
+    with torch.device("meta"):
+        model = GPT1ForCausalLM(GPT1Config.from_preset("tiny"))
+        out = model(torch.zeros(2, 8, dtype=torch.long), use_cache=True)
+    assert out.logits.shape == (2, 8, 99) and out.logits.device.type == "meta"
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="flash attention needs a CUDA GPU")
