@@ -34,7 +34,7 @@ from safetensors.torch import load_file
 from transformers import HfArgumentParser
 
 from modeling_gpt1 import GPT1Config, GPT1DoubleHeads, GPT1ForCausalLM
-from tokenization import GPT1Tokenizer
+from tokenization import GPT1Tokenizer, fit_to_model
 
 from .io import atomic_directory, atomic_write_json
 
@@ -346,7 +346,7 @@ def _load(model_class, config, state: dict[str, torch.Tensor]):
 def _write(model, tokenizer, report: ConversionReport, output_dir: str | Path) -> None:
     with atomic_directory(output_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
+        fit_to_model(tokenizer, model).save_pretrained(tmp)
         atomic_write_json(tmp / "conversion_report.json", asdict(report))
 
 

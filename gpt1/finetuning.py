@@ -24,7 +24,7 @@ import torch
 from transformers import EvalPrediction, HfArgumentParser, Trainer, TrainingArguments, set_seed
 
 from modeling_gpt1 import GPT1Config, GPT1ForMultipleChoice, GPT1ForSequenceClassification
-from tokenization import FINE_TUNING_TOKENS, GPT1Tokenizer, prepare_for_finetuning
+from tokenization import FINE_TUNING_TOKENS, GPT1Tokenizer, fit_to_model, prepare_for_finetuning
 
 from .io import atomic_directory
 from .metrics import load_metric
@@ -278,7 +278,7 @@ def finetune(args: FinetuneArguments) -> dict[str, Any]:
         model_dir = output_dir / "model"
         with atomic_directory(model_dir) as tmp:
             trainer.model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
+            fit_to_model(tokenizer, trainer.model).save_pretrained(tmp)
     metrics = trainer.evaluate(ignore_keys=IGNORE_KEYS)
 
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]

@@ -41,12 +41,13 @@ from transformers import (
 
 import modeling_gpt1  # noqa: F401  (registers GPT-1 with the Auto classes)
 from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
+from tokenization import GPT1Tokenizer, fit_to_model  # importing it registers GPT1Tokenizer with AutoTokenizer
 
 from .data import CorpusError, load_corpus, pack_corpus, split_blocks
 from .io import atomic_directory, atomic_write_json, is_partial
 from .logging_utils import JsonlTracker, plot_loss_curve, read_jsonl
 
-DEMO_CORPUS = Path(__file__).resolve().parents[1] / "demo_data" / "books"
+DEMO_CORPUS = Path(__file__).resolve().parent / "demo_data" / "books"  # package data: present after any install
 
 # Hyper-parameters by recipe; `None` in PretrainArguments means "take it from the recipe".
 RECIPES: dict[str, dict[str, Any]] = {
@@ -259,15 +260,7 @@ class PretrainArguments:
 
 def load_tokenizer(name_or_path: str | None) -> Any:
     """The tokenizer to pretrain with: a folder or Hub name, or (None) the bundled GPT-1 tokenizer."""
-    with contextlib.suppress(ImportError):
-        import tokenization  # noqa: F401  (registers GPT1Tokenizer with AutoTokenizer)
-    if name_or_path is not None:
-        return AutoTokenizer.from_pretrained(name_or_path)
-    try:
-        from tokenization import GPT1Tokenizer
-    except ImportError as e:
-        raise PretrainError(f"the bundled GPT-1 tokenizer cannot be imported ({e}); pass --tokenizer") from e
-    return GPT1Tokenizer()
+    return AutoTokenizer.from_pretrained(name_or_path) if name_or_path is not None else GPT1Tokenizer()
 
 
 def train_vocabulary(tokenizer: Any, corpus: Any, vocab_size: int) -> Any:
@@ -569,7 +562,9 @@ def pretrain(args: PretrainArguments) -> Path:
         )
         model = GPT1ForCausalLM(config)
     if args.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
+        # transformers 5.23 renamed it activation_checkpointing_enable (the old name warns); older ones lack it.
+        enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+        enable()
 
     steps_per_epoch = len(train_set) // args.total_batch_size
     total_steps = args.max_steps or max(1, math.ceil(args.num_train_epochs * steps_per_epoch))
@@ -699,7 +694,7 @@ def pretrain(args: PretrainArguments) -> Path:
     if main:
         with atomic_directory(model_dir) as tmp:
             raw_model.save_pretrained(tmp, state_dict=state_dict)
-            tokenizer.save_pretrained(tmp)
+            fit_to_model(tokenizer, raw_model).save_pretrained(tmp)
             plot_loss_curve(read_jsonl(tracker.path), tmp / "loss_curve.png")
     accelerator.wait_for_everyone()
     if main:

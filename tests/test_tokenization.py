@@ -90,7 +90,7 @@ def test_bundled_vocab_is_the_original(original_vocab):
 
 def test_exception_table_is_spacys():
     pytest.importorskip("spacy")
-    from tokenization.tokenization_gpt1 import export_spacy_exceptions
+    from tokenization.agreement import export_spacy_exceptions
 
     splits, keeps = _parse_exceptions()
     spacy_splits, spacy_keeps = export_spacy_exceptions()
@@ -193,6 +193,32 @@ def test_chunk_cache_steps_aside_when_it_cannot_answer(tokenizer):
     assert small("the a b c d")["input_ids"] == tokenizer("the a b c d")["input_ids"]
     assert len(pickle.loads(pickle.dumps(small))._chunks) == 0
     assert pickle.dumps(small) == pickle.dumps(GPT1Tokenizer(chunk_cache_size=5))
+
+
+PAIRS = [("A man is playing a guitar.", "This example is about music."), ("Don't go!", "It's donâ€™t, fixed.")]
+
+
+@pytest.mark.parametrize("mode", ["plain", "framing", "reference"])
+def test_batch_of_pairs_is_read_as_text_pairs(mode):
+    # transformers reads a list of 2-element lists as a batch of (text, text_pair): what
+    # pipeline("zero-shot-classification") sends. It must give the ids of the same pairs passed as two lists.
+    if mode == "reference":
+        pytest.importorskip("spacy")
+        pytest.importorskip("ftfy")
+    tok = GPT1Tokenizer(add_fine_tuning_framing=mode == "framing", reference_mode=mode == "reference")
+    firsts, seconds = [a for a, _ in PAIRS], [b for _, b in PAIRS]
+    expected = tok(firsts, seconds)["input_ids"]
+    assert tok([list(p) for p in PAIRS])["input_ids"] == expected
+    assert tok(PAIRS)["input_ids"] == expected  # tuples too
+    padded = tok([list(p) for p in PAIRS], return_tensors="pt", padding=True)
+    assert padded["input_ids"].tolist() == tok(firsts, seconds, return_tensors="pt", padding=True)["input_ids"].tolist()
+
+
+def test_tokenize_gives_the_pipelines_tokens(tokenizer):
+    # transformers' `tokenize` reads the tokens off `BatchEncoding.encodings`, which cached calls do not have.
+    for text in HARD_CASES[:4]:
+        assert tokenizer.tokenize(text) == tokenizer(text, return_offsets_mapping=True).tokens()
+    assert tokenizer.tokenize("a", "b") == ["a</w>", "b</w>"]
 
 
 def test_decode_is_readable(tokenizer):

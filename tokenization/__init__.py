@@ -11,7 +11,7 @@ import sys
 
 from transformers import AutoTokenizer
 
-from .finetuning import prepare_for_finetuning
+from .finetuning import fit_to_model, prepare_for_finetuning
 from .tokenization_gpt1 import (
     CLASSIFY_TOKEN,
     DELIMITER_TOKEN,
@@ -47,6 +47,7 @@ __all__ = [
     "UNK_TOKEN",
     "GPT1Tokenizer",
     "ReferenceEncoder",
+    "fit_to_model",
     "fix_text_if_needed",
     "prepare_for_finetuning",
     "read_vocab_and_merges",

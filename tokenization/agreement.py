@@ -5,12 +5,16 @@ so on a whole corpus it is computed through an exact decomposition: spaCy's toke
 tokenizes each space-separated chunk on its own (its exceptions and merges never span a space), so the reference
 tokens of a line are the concatenated reference tokens of its chunks, which are computed once per distinct chunk.
 ftfy and `text_standardize` still run on every line. `check_decomposition` verifies the identity on a sample.
+
+`export_spacy_exceptions` reads the spaCy exception tables that the fast pipeline carries as text, for the tests to
+compare.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import re
 from collections.abc import Sequence
 from multiprocessing import get_context
 from pathlib import Path
@@ -129,3 +133,25 @@ def compare(
             for i, a, b in differ:
                 f.write(f"line {i}: {lines[i]!r}\n  fast:      {a}\n  reference: {b}\n")
     return 1 - len(differ) / max(1, len(lines)), len(differ)
+
+
+def export_spacy_exceptions() -> tuple[list[list[str]], list[str]]:
+    """spaCy's English tokenizer exceptions that can survive `text_standardize`: (splits, keeps). Needs spaCy.
+
+    The source of `_SPLIT_EXCEPTIONS` and `_KEEP_EXCEPTIONS` in `tokenization_gpt1`. It lives here, not there:
+    `save_pretrained` copies that module for `trust_remote_code=True`, and transformers refuses to load a copied
+    module that imports anything missing where it is loaded, spaCy included, even inside a function.
+    """
+    import spacy
+    from spacy.symbols import ORTH
+
+    isolated = set('-~!";?+,)(\\/*[]{}|_') | set("‘’“”´—–…")
+    splits, keeps = [], []
+    for key, tokens in spacy.blank("en").tokenizer.rules.items():
+        if any(c.isspace() or c in isolated for c in key):
+            continue
+        if len(tokens) > 1:
+            splits.append([t[ORTH] for t in tokens])
+        elif re.search(r"[^\w]", key):
+            keeps.append(key)
+    return sorted(splits, key="".join), sorted(keeps)

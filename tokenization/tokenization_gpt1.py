@@ -15,7 +15,9 @@ model was trained on. `GPT1Tokenizer` runs the authors' pipeline:
 
 This module is self-contained (transformers, tokenizers, the standard library, optionally ftfy and spaCy) because
 `save_pretrained` copies it next to the vocabulary, so `AutoTokenizer.from_pretrained(dir, trust_remote_code=True)`
-works where the `tokenization` package is not installed.
+works where the `tokenization` package is not installed. transformers refuses to load a copied module when a module
+it imports is missing, even an import inside a function: ftfy and spaCy are imported only inside `try: ...
+except ImportError`, which that check skips (tests/test_tokenization_remote.py holds the module to this).
 """
 
 from __future__ import annotations
@@ -246,7 +248,8 @@ def _get_pairs(word: tuple[str, ...]) -> set[tuple[str, str]]:
 # spaCy's decisions that depend on case (`Mr.` vs `mr.`, `I.` vs `II.`, `Don't` vs `DON'T`) are taken there. The
 # spaCy tokenizer exceptions that survive text_standardize (the rest contain a character it isolates and can never
 # be seen whole) are listed below: "w|w" splits, and single tokens that must not be split. They are exported from
-# spaCy 3.8's English defaults (`export_spacy_exceptions`) and checked against spaCy by the tests.
+# spaCy 3.8's English defaults (`tokenization.agreement.export_spacy_exceptions`, kept out of this module: see its
+# docstring) and checked against spaCy by the tests.
 
 _SPLIT_EXCEPTIONS = """
 10|a.m. 10|am 10|p.m. 10|pm 11|a.m. 11|am 11|p.m. 11|pm 12|a.m. 12|am 12|p.m. 12|pm 1|a.m. 1|am 1|p.m.
@@ -326,23 +329,6 @@ def _parse_exceptions() -> tuple[list[list[str]], list[str]]:
     splits = [entry.split("|") for entry in _SPLIT_EXCEPTIONS.split()]
     keeps = _KEEP_EXCEPTIONS.split()
     return splits, keeps
-
-
-def export_spacy_exceptions() -> tuple[list[list[str]], list[str]]:
-    """spaCy's English tokenizer exceptions that can survive `text_standardize`: (splits, keeps). Needs spaCy."""
-    import spacy
-    from spacy.symbols import ORTH
-
-    isolated = set('-~!";?+,)(\\/*[]{}|_') | set("‘’“”´—–…")
-    splits, keeps = [], []
-    for key, tokens in spacy.blank("en").tokenizer.rules.items():
-        if any(c.isspace() or c in isolated for c in key):
-            continue
-        if len(tokens) > 1:
-            splits.append([t[ORTH] for t in tokens])
-        elif re.search(r"[^\w]", key):
-            keeps.append(key)
-    return sorted(splits, key="".join), sorted(keeps)
 
 
 # Python's `\s` (str.isspace), spelled out: the regex engine of tokenizers (Oniguruma) has a different `\s`.
@@ -818,6 +804,17 @@ class GPT1Tokenizer(TokenizersBackend):
         words = self._tokenizer.pre_tokenizer.pre_tokenize_str(self._tokenizer.normalizer.normalize_str(text))
         return " ".join(word for word, _ in words)
 
+    def tokenize(
+        self, text: str, pair: str | None = None, add_special_tokens: bool = False, **kwargs: Any
+    ) -> list[str]:
+        """The tokens (BPE pieces, `</w>` ending a word) of `text`, and of `pair` after it."""
+        # transformers reads them off `BatchEncoding.encodings`, which the chunk cache and the reference mode do not
+        # make: look the ids up instead (the same tokens, as a BPE token is its vocabulary entry).
+        ids = self._encode_plus(text, text_pair=pair, add_special_tokens=add_special_tokens, **kwargs)["input_ids"]
+        return self.convert_ids_to_tokens(ids)
+
+    # A private hook of TokenizersBackend (no public one exists); tests/test_tokenization_hook.py pins that every public
+    # encoding call reaches it, on the transformers versions named there.
     def _encode_plus(self, text, text_pair=None, is_split_into_words: bool = False, **kwargs) -> BatchEncoding:
         if self._reference is not None and not is_split_into_words:
             return self._reference_encode_plus(text, text_pair, **kwargs)
@@ -825,7 +822,9 @@ class GPT1Tokenizer(TokenizersBackend):
             # ftfy is Python: run it here, only on lines it can change, before the Rust pipeline.
             text = _map_text(fix_text_if_needed, text)
             text_pair = _map_text(fix_text_if_needed, text_pair)
-            if text_pair is None and self._plain_request(**kwargs):
+            # The cache answers a text or a batch of texts; a batch of [text, pair] lists (what transformers reads a
+            # list of 2-element lists as) is pairs, for the pipeline.
+            if text_pair is None and _is_text_or_texts(text) and self._plain_request(**kwargs):
                 batched = not isinstance(text, str)
                 ids = self._chunks.encode(self._tokenizer, list(text) if batched else [text])
                 return self._ids_to_batch_encoding(ids, None, batched, **kwargs)
@@ -862,6 +861,8 @@ class GPT1Tokenizer(TokenizersBackend):
             if kwargs.get(unsupported):
                 raise NotImplementedError(f"{unsupported} is not available in reference_mode")
         batched = isinstance(text, (list, tuple))
+        if batched and text_pair is None and not _is_text_or_texts(text):  # a batch of (text, pair)
+            text, text_pair = [t[0] for t in text], [t[1] for t in text]
         texts = list(text) if batched else [text]
         pairs = (list(text_pair) if batched else [text_pair]) if text_pair is not None else None
         ids = [self._reference.encode(t) for t in texts]
@@ -948,6 +949,11 @@ class GPT1Tokenizer(TokenizersBackend):
 
 # `return_*` options that need the pipeline's per-token record (`tokenizers.Encoding`).
 _PER_TOKEN_OUTPUTS = ("offsets_mapping", "overflowing_tokens", "special_tokens_mask", "length", "token_type_ids")
+
+
+def _is_text_or_texts(text: Any) -> bool:
+    """Whether `text` is one text or a batch of texts (not pairs, not pre-split words)."""
+    return isinstance(text, str) or all(isinstance(t, str) for t in text)
 
 
 def _map_text(fn, text):
