@@ -33,8 +33,8 @@ TRANSFORMS = ("classification", "entailment", "similarity", "multiple_choice")
 STORY_CLOZE_SEED = 3535999445
 STORY_CLOZE_VALID = 374
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEMO_DATA = REPO_ROOT / "demo_data" / "classification"
+# Bundled with the package (gpt1/demo_data, package data), so it is found after a non-editable install too.
+DEMO_DATA = Path(__file__).resolve().parent / "demo_data" / "classification"
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,7 @@ TASKS: dict[str, TaskSpec] = {
             local_dir="storycloze", load_local=load_story_cloze, paper=86.5, paper_metric="accuracy",
         ),
         TaskSpec(
-            # The bundled sample (demo_data/classification): movie-review sentences, CC BY 4.0.
+            # The bundled sample (gpt1/demo_data/classification): movie-review sentences, CC BY 4.0.
             "demo", "classification", ("sentence",), label_names=("negative", "positive"),
             local_dir=str(DEMO_DATA), load_local=_files_loader("train.csv", "validation.csv"),
         ),

@@ -1,8 +1,8 @@
 """The paper's two stages in minutes on a CPU, on data bundled with the project (the README's first command).
 
-1. Generative pretraining of a small GPT-1 on the bundled public-domain books (`demo_data/books`), with a sample.
+1. Generative pretraining of a small GPT-1 on the bundled public-domain books (`gpt1/demo_data/books`), with a sample.
 2. Fine-tuning with the paper's recipe (`_start_ text _classify_`, linear head on `_classify_`, L_task + 0.5 L_lm;
-   the lr scaled to the small model) on the bundled sentiment sample (`demo_data/classification`), and the same from random init for comparison.
+   the lr scaled to the small model) on the bundled sentiment sample (`gpt1/demo_data/classification`), and the same from random init for comparison.
 3. The results table (ours beside the paper's figure for the closest task).
 
 Every stage is the library call behind its script (`scripts/pretrain.py`, `scripts/finetune.py`), so the options

@@ -12,7 +12,7 @@ from transformers import PreTrainedTokenizerFast
 
 from gpt1.data import CorpusError, build_pretraining_data, load_corpus, pack_corpus, resolve_corpus_files, split_blocks
 
-DEMO = Path(__file__).resolve().parents[1] / "demo_data" / "books"
+DEMO = Path(__file__).resolve().parents[1] / "gpt1" / "demo_data" / "books"
 BOOK = DEMO / "carroll_through_the_looking_glass.txt"
 
 

@@ -33,7 +33,7 @@ from gpt1.pretraining import (
 from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
 
 REPO = Path(__file__).resolve().parents[1]
-BOOK = REPO / "demo_data" / "books" / "carroll_through_the_looking_glass.txt"
+BOOK = REPO / "gpt1" / "demo_data" / "books" / "carroll_through_the_looking_glass.txt"
 
 
 @pytest.fixture(scope="module")
