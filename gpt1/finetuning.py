@@ -33,9 +33,6 @@ from .tasks import TaskSpec, custom_task, encode_batch, get_task, load_task_data
 
 logger = logging.getLogger(__name__)
 
-# Output fields that are not predictions: Trainer would otherwise gather the scalar losses next to the logits.
-IGNORE_KEYS = ["task_loss", "lm_loss", "mc_loss", "hidden_states", "attentions", "past_key_values"]
-
 
 @dataclass
 class FinetuneArguments:
@@ -274,12 +271,12 @@ def finetune(args: FinetuneArguments) -> dict[str, Any]:
     if args.do_train:
         resume = args.resume_from_checkpoint
         resume = True if resume == "last" else resume
-        trainer.train(resume_from_checkpoint=resume, ignore_keys_for_eval=IGNORE_KEYS)
+        trainer.train(resume_from_checkpoint=resume)
         model_dir = output_dir / "model"
         with atomic_directory(model_dir) as tmp:
             trainer.model.save_pretrained(tmp)
             fit_to_model(tokenizer, trainer.model).save_pretrained(tmp)
-    metrics = trainer.evaluate(ignore_keys=IGNORE_KEYS)
+    metrics = trainer.evaluate()  # predictions = logits: the config's keys_to_ignore_at_inference drop the rest
 
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     results = {
@@ -320,4 +317,4 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["IGNORE_KEYS", "FinetuneArguments", "compute_metrics_fn", "finetune", "load_model", "main", "resolve_task"]
+__all__ = ["FinetuneArguments", "compute_metrics_fn", "finetune", "load_model", "main", "resolve_task"]
