@@ -36,7 +36,7 @@ from transformers import HfArgumentParser
 from modeling_gpt1 import GPT1Config, GPT1DoubleHeads, GPT1ForCausalLM
 from tokenization import GPT1Tokenizer, fit_to_model
 
-from .io import atomic_directory, atomic_write_json
+from .io import OutputDirError, atomic_output_files, atomic_write_json, check_output_dir
 
 N_SHARDS = 10  # the authors' release is always cut into params_0.npy .. params_9.npy
 # One block of the authors' checkpoint, in their order: (TensorFlow name, our name). `w` of a conv is [1, in, out].
@@ -344,14 +344,21 @@ def _load(model_class, config, state: dict[str, torch.Tensor]):
 
 
 def _write(model, tokenizer, report: ConversionReport, output_dir: str | Path) -> None:
-    with atomic_directory(output_dir) as tmp:
+    with atomic_output_files(output_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         fit_to_model(tokenizer, model).save_pretrained(tmp)
         atomic_write_json(tmp / "conversion_report.json", asdict(report))
 
 
-def convert(source: str | Path, output_dir: str | Path, **kwargs: Any) -> ConversionReport:
-    """Convert whichever release `source` is (a folder with `params_shapes.json`, or a transformers checkpoint)."""
+def convert(
+    source: str | Path, output_dir: str | Path, overwrite_output_dir: bool = False, **kwargs: Any
+) -> ConversionReport:
+    """Convert whichever release `source` is (a folder with `params_shapes.json`, or a transformers checkpoint).
+
+    A non-empty `output_dir` is refused unless `overwrite_output_dir`; even then only the files a conversion writes
+    are replaced there (`OutputDirError`, checked before any work).
+    """
+    output_dir = check_output_dir(output_dir, overwrite_output_dir)
     source = Path(source)
     if not source.is_dir():
         raise ConversionError(f"{source} is not a folder")
@@ -376,17 +383,26 @@ class ConvertArguments:
         default=None, metadata={"help": "encoder_bpe_40000.json / vocab.json (default: the source's, else bundled)."}
     )
     merges_file: str | None = field(default=None, metadata={"help": "vocab_40000.bpe / merges.txt."})
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={"help": "Write into a non-empty output_dir (only the files a conversion writes are replaced)."},
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     (args,) = HfArgumentParser(ConvertArguments).parse_args_into_dataclasses(args=argv)
     try:
         report = convert(
-            args.source, args.output_dir, n_head=args.n_head, vocab_file=args.vocab_file, merges_file=args.merges_file
+            args.source,
+            args.output_dir,
+            overwrite_output_dir=args.overwrite_output_dir,
+            n_head=args.n_head,
+            vocab_file=args.vocab_file,
+            merges_file=args.merges_file,
         )
-    except (ValueError, FileNotFoundError) as e:  # ConversionError, or a config the model cannot be built with
+    except (ValueError, FileNotFoundError) as e:  # ConversionError, OutputDirError, a config that cannot be built
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2
     print(report.format())
     return 0
 
@@ -394,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
 __all__ = [
     "ConversionError",
     "ConversionReport",
+    "OutputDirError",
     "Mapped",
     "convert",
     "convert_original_release",

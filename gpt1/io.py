@@ -77,6 +77,53 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
         raise
 
 
+class OutputDirError(ValueError):
+    """An output folder that cannot be written without losing what the user has there."""
+
+
+def check_output_dir(path: str | Path, overwrite: bool) -> Path:
+    """Refuse an output folder whose contents would be lost: a file, or a non-empty folder unless `overwrite`.
+
+    Call it before any long work, so a mistake costs nothing. Returns the resolved path (`proj/.` is `proj`).
+    """
+    path = Path(path).resolve()
+    if path.exists() and not path.is_dir():
+        raise OutputDirError(f"output folder {path} is a file")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise OutputDirError(
+            f"output folder {path} is not empty; choose another or pass --overwrite_output_dir "
+            "(only the files this command writes are replaced)"
+        )
+    return path
+
+
+@contextlib.contextmanager
+def atomic_output_files(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary folder to fill; on success its files land in `path`, and nothing else there is touched.
+
+    An absent or empty `path` receives the folder whole, by one rename (see `atomic_directory`). A folder holding
+    other files keeps them: each written file replaces its namesake by its own rename, so a file is always whole,
+    and files the command does not write (a user's notes, another tool's outputs) are never deleted.
+    """
+    path = Path(path).resolve()
+    if not path.is_dir() or not any(path.iterdir()):
+        with contextlib.suppress(FileNotFoundError):
+            path.rmdir()  # an empty folder: replaced whole
+        with atomic_directory(path) as tmp:
+            yield tmp
+        return
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    os.chmod(tmp, _DIR_MODE)
+    try:
+        yield tmp
+        for source in sorted(p for p in tmp.rglob("*") if p.is_file()):
+            target = path / source.relative_to(tmp)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def is_partial(path: str | Path) -> bool:
     """True for the temporary names used above (a run killed mid-write leaves only these behind)."""
     name = Path(path).name

@@ -217,7 +217,7 @@ def test_original_release_errors_name_the_array_and_expected_shape(release, tmp_
     source = broken_release(release, tmp_path, problem)
     with pytest.raises(ConversionError, match=message):
         convert(source, tmp_path / "out", n_head=2)
-    assert main(["--source", str(source), "--output_dir", str(tmp_path / "out"), "--n_head", "2"]) == 1
+    assert main(["--source", str(source), "--output_dir", str(tmp_path / "out"), "--n_head", "2"]) == 2
     assert "error:" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
     assert_no_partial_output(tmp_path)
@@ -238,3 +238,51 @@ def test_real_params_shapes_map_onto_the_gpt1_preset(shared_data):
         "model/h0/attn/c_attn/w",
         "model/h0/attn/c_attn/b",
     ]
+
+
+# --- the output folder: nothing the user had is lost ---------------------------------------------------------------
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("spelling", ["plain", "dot"])
+def test_a_non_empty_output_dir_is_refused_and_left_as_it_was(release, tmp_path, spelling, capsys):
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    (project / "notes.txt").write_text("mine")
+    (project / "data" / "train.csv").write_text("a,b\n")
+    before = _tree(project)
+    output_dir = project if spelling == "plain" else project / "."
+    argv = ["--source", str(release[0]), "--output_dir", str(output_dir), "--n_head", "2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: output folder") and "--overwrite_output_dir" in err[0]
+    assert _tree(project) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]  # nothing moved aside or left half-written
+
+
+def test_overwrite_output_dir_replaces_only_the_converted_files(release, tmp_path):
+    project = tmp_path / "project"
+    assert main(["--source", str(release[0]), "--output_dir", str(project), "--n_head", "2"]) == 0
+    (project / "notes.txt").write_text("mine")
+    (project / "config.json").write_text("{}")  # ours: replaced
+    argv = ["--source", str(release[0]), "--output_dir", str(project), "--n_head", "2", "--overwrite_output_dir"]
+    assert main(argv) == 0
+    assert (project / "notes.txt").read_text() == "mine"
+    assert GPT1ForCausalLM.from_pretrained(project).config.n_layer == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]
+
+
+def test_an_output_dir_that_is_a_file_is_refused(release, tmp_path, capsys):
+    target = tmp_path / "model.bin"
+    target.write_bytes(b"precious")
+    assert main(["--source", str(release[0]), "--output_dir", str(target), "--n_head", "2"]) == 2
+    assert "is a file" in capsys.readouterr().err and target.read_bytes() == b"precious"
+
+
+def test_an_empty_output_dir_is_filled(release, tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert main(["--source", str(release[0]), "--output_dir", str(tmp_path / "empty"), "--n_head", "2"]) == 0
+    assert (tmp_path / "empty" / "model.safetensors").is_file()
