@@ -19,6 +19,7 @@ Results files. `load_results` reads a JSON file in either of two forms:
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -79,8 +80,8 @@ Trained/evaluated on: {{ datasets | join(", ") }}.
 {% if results %}
 | Task | Dataset | Split | Metric | Value |
 |---|---|---|---|---|
-{% for r in results -%}
-| {{ r.task_name or r.task_type }} | {{ r.dataset_name }} | {{ r.dataset_split or "" }} | {{ r.metric_name or r.metric_type }} | {{ r.metric_value }} |
+{% for row in result_rows -%}
+| {{ row | join(" | ") }} |
 {% endfor %}
 {% else %}
 No evaluation results were recorded for this checkpoint.
@@ -274,8 +275,22 @@ def make_model_card(
         base_model=base_model,
         datasets=datasets or [],
         results=results,
+        result_rows=[
+            [markdown_cell(cell) for cell in (r.task_name or r.task_type, r.dataset_name, r.dataset_split or "")]
+            + [markdown_cell(r.metric_name or r.metric_type), markdown_cell(r.metric_value)]
+            for r in results
+        ],
         fine_tuned=config.get("classify_token_id") is not None,
     )
+
+
+def markdown_cell(value: Any) -> str:
+    """`value` as the text of one Markdown table cell: one line, no markup, no cell breaks.
+
+    Results files are user data (a task or dataset name can hold `|`, a newline or HTML): raw, they would split the
+    row, end the table or render as HTML on the Hub page.
+    """
+    return html.escape(" ".join(str(value).split())).replace("|", "\\|")
 
 
 def card_for_folder(

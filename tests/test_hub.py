@@ -258,3 +258,22 @@ def test_private_missing_and_bad_token_give_clear_errors(tiny_folder, online, ca
         push_folder(tiny_folder.parent / "empty", repo, token=ALICE)
     # (Last: once the files are cached, transformers may serve them from the cache.)
     assert type(load_model(repo, token=ALICE, revision="experiment")) is GPT1ForCausalLM
+
+
+def test_model_card_escapes_text_from_the_results_file():
+    """A results file is user data: `|`, newlines and HTML in it must stay inside their cell, as text."""
+    from huggingface_hub import EvalResult
+
+    nasty = EvalResult(
+        task_type="text-classification",
+        task_name="a|b\n\n## not a heading",
+        dataset_type="x",
+        dataset_name="<script>alert(1)</script>",
+        metric_type="accuracy",
+        metric_value=0.5,
+    )
+    config = {"n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 64, "vocab_size": 99}
+    body = str(make_model_card("you/gpt1", config, results=[nasty]))
+    rows = [line for line in body.splitlines() if line.startswith("| ") and "accuracy" in line]
+    assert rows == ["| a\\|b ## not a heading | &lt;script&gt;alert(1)&lt;/script&gt; |  | accuracy | 0.5 |"]
+    assert "<script>" not in body.split("---", 2)[-1] and "\n## not a heading" not in body
