@@ -330,6 +330,8 @@ class GPT1Model(GPT1PreTrainedModel):
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
         input_shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:-1]
+        if 0 in input_shape:  # torch would fail later in a reshape that cannot say what is wrong
+            raise ValueError(f"input of shape {tuple(input_shape)} is empty: pass at least one sequence of one token")
         T = input_shape[-1]
         # Fold choice dimensions into the batch: every sequence is an independent row for the decoder.
         if input_ids is not None:

@@ -517,6 +517,9 @@ def test_bad_input_gets_a_clear_value_error():
     lm = GPT1ForCausalLM(config).eval()
     with pytest.raises(ValueError, match="exceeds the model's context of n_positions=64"):
         lm(torch.zeros(1, 65, dtype=torch.long))
+    for empty in ((0, 5), (2, 0)):
+        with pytest.raises(ValueError, match=rf"input of shape \({empty[0]}, {empty[1]}\) is empty"):
+            lm(torch.zeros(empty, dtype=torch.long))
     with pytest.raises(ValueError, match="token id 99 is outside the vocabulary"):
         lm(torch.tensor([[1, 99]]))
     with pytest.raises(ValueError, match="token id -1 is outside the vocabulary"):
