@@ -207,7 +207,9 @@ class PretrainArguments:
     log_every: int | None = field(default=None, metadata={"help": "Updates between log records."})
     time_budget_minutes: float | None = field(
         default=None,
-        metadata={"help": "Stop (evaluate, checkpoint, save) after this much training time (demo: 4; paper: none)."},
+        metadata={
+            "help": "Stop (evaluate, checkpoint, save) after this much training time (demo: 4; paper: none; 0: none)."
+        },
     )
     report_to: str = field(
         default="none", metadata={"help": "Extra trackers besides the JSON-lines log: tensorboard, wandb, all, none."}
@@ -252,6 +254,17 @@ class PretrainArguments:
         ):
             if getattr(filled, name) < 1:
                 raise PretrainError(f"--{name} must be a positive integer, got {getattr(filled, name)}")
+        if filled.max_steps is not None and filled.max_steps < 1:  # 0 or less would save an untrained model
+            raise PretrainError(f"--max_steps must be a positive integer, got {filled.max_steps}")
+        for name in ("num_train_epochs", "learning_rate"):
+            if getattr(filled, name) is not None and not getattr(filled, name) > 0:
+                raise PretrainError(f"--{name} must be positive, got {getattr(filled, name)}")
+        if filled.time_budget_minutes is not None and filled.time_budget_minutes < 0:
+            raise PretrainError(
+                f"--time_budget_minutes must be positive (or 0: no budget), got {filled.time_budget_minutes}"
+            )
+        if filled.time_budget_minutes == 0:  # "no budget", not "stop before the first update"
+            filled = replace(filled, time_budget_minutes=None)
         return filled
 
 

@@ -111,6 +111,28 @@ def test_paper_recipe_is_the_papers() -> None:
     assert demo.recipe == "demo" and Path(demo.dataset).is_dir() and demo.model_preset == "mini"
 
 
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("max_steps", -3, "--max_steps must be a positive integer, got -3"),
+        ("max_steps", 0, "--max_steps must be a positive integer, got 0"),
+        ("learning_rate", 0.0, "--learning_rate must be positive, got 0.0"),
+        ("learning_rate", -1e-4, "--learning_rate must be positive, got -0.0001"),
+        ("num_train_epochs", 0.0, "--num_train_epochs must be positive"),
+        ("time_budget_minutes", -1.0, "--time_budget_minutes must be positive"),
+    ],
+)
+def test_options_that_would_train_nothing_or_backwards_are_refused(option, value, message) -> None:
+    """Each of these used to run and exit 0 (an untrained model saved, lr 0, or a TypeError for max_steps 0)."""
+    with pytest.raises(PretrainError, match=message):
+        PretrainArguments(**{option: value}).resolved()
+
+
+def test_a_time_budget_of_zero_means_no_budget() -> None:
+    assert PretrainArguments(time_budget_minutes=0).resolved().time_budget_minutes is None
+    assert PretrainArguments().resolved().time_budget_minutes == 4.0  # the demo recipe's
+
+
 def test_weight_decay_on_matrices_only() -> None:
     model = GPT1ForCausalLM(GPT1Config.from_preset("tiny"))
     decay, no_decay = param_groups(model, 0.01)
