@@ -52,6 +52,14 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
 
 
+def _sibling_tmpdir(path: Path) -> Path:
+    """A new temporary folder beside `path` (same filesystem, so a rename moves it), with the usual permissions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    os.chmod(tmp, _DIR_MODE)
+    return tmp
+
+
 @contextlib.contextmanager
 def atomic_directory(path: str | Path) -> Iterator[Path]:
     """Yield a temporary folder beside `path`; on success it replaces `path` whole, on error it is removed.
@@ -60,9 +68,7 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     the rename, and the old one is moved aside (then deleted) only once the new one exists.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    os.chmod(tmp, _DIR_MODE)
+    tmp = _sibling_tmpdir(path)
     try:
         yield tmp
         old = None
@@ -112,8 +118,7 @@ def atomic_output_files(path: str | Path) -> Iterator[Path]:
         with atomic_directory(path) as tmp:
             yield tmp
         return
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    os.chmod(tmp, _DIR_MODE)
+    tmp = _sibling_tmpdir(path)
     try:
         yield tmp
         for source in sorted(p for p in tmp.rglob("*") if p.is_file()):
