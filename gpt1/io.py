@@ -1,13 +1,16 @@
 """The one place files and folders are written: atomically, so an interrupted run never leaves half a file.
 
 A file is written to a temporary sibling and renamed over the target (`os.replace` is atomic on POSIX and Windows
-within one filesystem). A folder (a checkpoint, a saved model) is filled under a temporary sibling name and renamed
-into place when complete; a previous version is swapped out only after the new one is whole.
+within one filesystem). A folder (a checkpoint, a saved model) is filled under a temporary sibling name and swapped
+into place when complete: one atomic exchange on Linux; elsewhere two renames, whose gap `recover_interrupted`
+closes on the next start. A kill at any instant leaves either the old folder or the new one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import json
 import os
 import shutil
@@ -60,20 +63,45 @@ def _sibling_tmpdir(path: Path) -> Path:
     return tmp
 
 
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+_renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None) if os.name == "posix" else None
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step (Linux `renameat2(RENAME_EXCHANGE)`); False where unsupported."""
+    if _renameat2 is None:
+        return False
+    if _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):  # old kernel, or a filesystem without it
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _aside_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.old-{os.getpid()}")
+
+
 @contextlib.contextmanager
 def atomic_directory(path: str | Path) -> Iterator[Path]:
     """Yield a temporary folder beside `path`; on success it replaces `path` whole, on error it is removed.
 
-    Readers see either the old folder or the new one, never a partial one: the new folder is complete before
-    the rename, and the old one is moved aside (then deleted) only once the new one exists.
+    Readers see either the old folder or the new one, never a partial one or none: the new folder is complete
+    before it is swapped in. The swap is one atomic exchange where the system has it; otherwise the old folder is
+    renamed aside first, and a kill in the gap between the two renames is undone by `recover_interrupted`.
     """
     path = Path(path)
     tmp = _sibling_tmpdir(path)
     try:
         yield tmp
+        if path.exists() and _exchange(tmp, path):
+            shutil.rmtree(tmp, ignore_errors=True)  # now the old contents, under a name `is_partial` knows
+            return
         old = None
         if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            old = _aside_name(path)
             os.replace(path, old)
         os.replace(tmp, path)
         if old is not None:
@@ -88,7 +116,8 @@ class OutputDirError(ValueError):
 
 
 def check_output_dir(path: str | Path, overwrite: bool) -> Path:
-    """Refuse an output folder whose contents would be lost: a file, or a non-empty folder unless `overwrite`.
+    """Refuse an output folder that cannot be written, or whose contents would be lost: a file, a folder under a
+    file, a folder without write permission, or a non-empty folder unless `overwrite`.
 
     Call it before any long work, so a mistake costs nothing. Returns the resolved path (`proj/.` is `proj`).
     """
@@ -100,36 +129,71 @@ def check_output_dir(path: str | Path, overwrite: bool) -> Path:
             f"output folder {path} is not empty; choose another or pass --overwrite_output_dir "
             "(only the files this command writes are replaced)"
         )
+    existing = path
+    while not existing.exists():  # the folder is created later, in its nearest existing ancestor
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputDirError(f"output folder {path} cannot be created: {existing} is a file")
+    try:  # permissions alone do not tell (root, ACLs, read-only mounts): try it, with a file that has no name
+        with tempfile.TemporaryFile(dir=existing):  # (O_TMPFILE where there is one: a kill leaves nothing behind)
+            pass
+    except OSError as err:
+        raise OutputDirError(f"output folder {path} is not writable ({err.strerror}: {existing})") from None
     return path
 
 
 @contextlib.contextmanager
 def atomic_output_files(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary folder to fill; on success its files land in `path`, and nothing else there is touched.
+    """Yield a temporary folder to fill; on success `path` holds its files, and whatever else it held before.
 
-    An absent or empty `path` receives the folder whole, by one rename (see `atomic_directory`). A folder holding
-    other files keeps them: each written file replaces its namesake by its own rename, so a file is always whole,
-    and files the command does not write (a user's notes, another tool's outputs) are never deleted.
+    The files `path` already has that the command does not write (a user's notes, another tool's outputs) are
+    hard-linked (copied where links are impossible) into the new folder, which then replaces `path` in one swap
+    (`atomic_directory`): a kill at any instant leaves the old folder or the new one, never a mix of the two.
     """
     path = Path(path).resolve()
-    if not path.is_dir() or not any(path.iterdir()):
-        with contextlib.suppress(FileNotFoundError):
-            path.rmdir()  # an empty folder: replaced whole
-        with atomic_directory(path) as tmp:
-            yield tmp
-        return
-    tmp = _sibling_tmpdir(path)
-    try:
+    recover_interrupted(path.parent, only=path.name)
+    with atomic_directory(path) as tmp:
         yield tmp
-        for source in sorted(p for p in tmp.rglob("*") if p.is_file()):
-            target = path / source.relative_to(tmp)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if path.is_dir():
+            shutil.copymode(path, tmp)
+            _link_missing(path, tmp)
+
+
+def _link_missing(source: Path, target: Path) -> None:
+    """Give `target` every file of `source` it lacks (at the same relative path) as a hard link, else a copy."""
+    for root, dirs, files in os.walk(source):
+        here = target / Path(root).relative_to(source)
+        for name in dirs:
+            (here / name).mkdir(exist_ok=True)
+        for name in files:
+            src, dst = Path(root) / name, here / name
+            if dst.exists() or dst.is_symlink():
+                continue  # the command wrote this one
+            try:
+                os.link(src, dst, follow_symlinks=False)
+            except OSError:
+                shutil.copy2(src, dst, follow_symlinks=False)
 
 
 def is_partial(path: str | Path) -> bool:
     """True for the temporary names used above (a run killed mid-write leaves only these behind)."""
     name = Path(path).name
     return name.startswith(".") and (name.endswith(".tmp") or ".old-" in name)
+
+
+def recover_interrupted(folder: str | Path, only: str | None = None) -> None:
+    """Undo what a killed `atomic_directory` left in `folder` (for the entry named `only`, or all): a complete
+    folder renamed aside whose replacement never arrived gets its name back, then temporary leftovers are deleted.
+
+    Only one process may call it for a folder at a time (a run holding the folder's lock).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    ours = [p for p in folder.iterdir() if is_partial(p) and (only is None or p.name.startswith(f".{only}."))]
+    for aside in sorted(p for p in ours if ".old-" in p.name):
+        original = folder / aside.name[1:].rsplit(".old-", 1)[0]
+        if not original.exists():
+            os.replace(aside, original)
+    for leftover in filter(Path.exists, ours):
+        shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import math
+import pickle
 import shutil
-import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,8 @@ from typing import Any
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, broadcast_object_list, set_seed
+from filelock import FileLock, Timeout
+from safetensors import SafetensorError
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import (
@@ -43,11 +47,13 @@ import modeling_gpt1  # noqa: F401  (registers GPT-1 with the Auto classes)
 from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
 from tokenization import GPT1Tokenizer, fit_to_model  # importing it registers GPT1Tokenizer with AutoTokenizer
 
+from .cli import user_error
 from .data import CorpusError, load_corpus, pack_corpus, split_blocks
-from .io import atomic_directory, atomic_write_json, is_partial
+from .io import atomic_directory, atomic_write_json, is_partial, recover_interrupted
 from .logging_utils import JsonlTracker, plot_loss_curve, read_jsonl
 
 DEMO_CORPUS = Path(__file__).resolve().parent / "demo_data" / "books"  # package data: present after any install
+RUN_LOCK = ".gpt1-run.lock"  # in output_dir; held (flock) by the run writing there
 
 # Hyper-parameters by recipe; `None` in PretrainArguments means "take it from the recipe".
 RECIPES: dict[str, dict[str, Any]] = {
@@ -352,18 +358,33 @@ def peak_flops(device: torch.device, override_tflops: float | None = None) -> fl
     return table_peak_flops(torch.cuda.get_device_name(device)) or measure_matmul_flops(device)
 
 
-def latest_checkpoint(folder: Path) -> Path | None:
-    """The newest complete checkpoint in `folder` (temporary folders of an interrupted save are ignored)."""
+def checkpoint_dir(folder: Path, step: int) -> Path:
+    """Where the checkpoint of update `step` lives."""
+    return folder / f"step-{step:07d}"
+
+
+def complete_checkpoints(folder: Path) -> list[Path]:
+    """The complete checkpoints in `folder`, oldest first (temporary folders of an interrupted save are ignored)."""
     if not folder.is_dir():
-        return None
+        return []
     done = [p for p in folder.glob("step-*") if not is_partial(p) and (p / "trainer_state.json").exists()]
-    return max(done, key=lambda p: int(p.name.split("-")[1]), default=None)
+    return sorted(done, key=lambda p: int(p.name.split("-")[1]))
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The newest complete checkpoint in `folder`, if any."""
+    return next(reversed(complete_checkpoints(folder)), None)
 
 
 def save_checkpoint(accelerator: Accelerator, folder: Path, state: dict[str, Any], keep: int) -> Path:
-    """`accelerator.save_state` into `folder/step-N`, atomically: every rank writes into one temporary folder that
-    the main process renames into place only when all are done; then all but the newest `keep` are deleted."""
-    target = folder / f"step-{state['step']:07d}"
+    """`accelerator.save_state` plus `trainer_state.json` into `folder/step-N`, atomically: every rank writes into
+    one temporary folder that the main process swaps into place only when all are done; then all but the newest
+    `keep` are deleted.
+
+    Everything a resume reads is data: tensors in safetensors or `torch.load(weights_only=True)` files written by
+    accelerate, and the schedule and counters in `state` as JSON (a registered custom object would be pickled).
+    """
+    target = checkpoint_dir(folder, state["step"])
     with atomic_directory(target) if accelerator.is_main_process else contextlib.nullcontext() as tmp:
         tmp = broadcast_object_list([str(tmp) if tmp else None])[0]
         accelerator.save_state(tmp)
@@ -371,11 +392,95 @@ def save_checkpoint(accelerator: Accelerator, folder: Path, state: dict[str, Any
             atomic_write_json(Path(tmp) / "trainer_state.json", state)
         accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        old = sorted((p for p in folder.glob("step-*") if not is_partial(p)), key=lambda p: int(p.name.split("-")[1]))
-        for stale in old[:-keep]:
+        for stale in complete_checkpoints(folder)[:-keep]:
             shutil.rmtree(stale, ignore_errors=True)
     accelerator.wait_for_everyone()
     return target
+
+
+def on_every_rank(accelerator: Accelerator, ok: bool) -> bool:
+    """True when `ok` holds on every process (so that all of them take the same branch)."""
+    flags = accelerator.gather(torch.tensor([float(ok)], device=accelerator.device))
+    return bool(flags.min().item())
+
+
+# What a damaged checkpoint raises while loading: truncated or garbled safetensors, torch.load or JSON files, and
+# pickles that `weights_only` refuses (objects other than tensors and plain data).
+DAMAGE = (OSError, EOFError, RuntimeError, KeyError, SafetensorError, ValueError, pickle.UnpicklingError)
+
+
+def resume_state(
+    accelerator: Accelerator, folder: Path, signature: dict[str, Any], scheduler: Any, log: Callable[[str], Any]
+) -> dict[str, Any]:
+    """Load the newest checkpoint that loads and return its `trainer_state.json`.
+
+    A damaged one (a disk error, a truncated copy) is renamed `damaged-step-N`, kept for inspection and out of the
+    way of pruning, and the next older one is tried, with a warning. A checkpoint of a run with other settings is
+    an error, not damage.
+    """
+    for checkpoint in reversed(complete_checkpoints(folder)):
+        try:
+            saved = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+            check_resumable(saved["signature"], signature, checkpoint)
+            accelerator.load_state(str(checkpoint))  # its torch.load is weights_only (accelerate >= 1.3)
+            scheduler.load_state_dict(saved["scheduler"])
+            problem = None
+        except PretrainError:
+            raise
+        except DAMAGE as e:
+            problem = f"{type(e).__name__}: {e}".splitlines()[0]
+        if on_every_rank(accelerator, problem is None):
+            return saved
+        log(f"warning: checkpoint {checkpoint} is damaged ({problem or 'on another process'}); trying an older one")
+        if accelerator.is_main_process:
+            set_aside(checkpoint)
+        accelerator.wait_for_everyone()
+    raise PretrainError(f"no checkpoint in {folder} could be loaded; pass --overwrite_output_dir to start afresh")
+
+
+def set_aside(checkpoint: Path) -> Path:
+    """Rename a damaged checkpoint `damaged-step-N` (`-2`, `-3`... if taken): kept, but never resumed or pruned."""
+    for n in itertools.count(1):
+        aside = checkpoint.with_name(f"damaged-{checkpoint.name}{f'-{n}' if n > 1 else ''}")
+        if not aside.exists():
+            return checkpoint.rename(aside)
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def output_dir_lock(out: Path, accelerator: Accelerator) -> Iterator[None]:
+    """Hold `out`'s run lock while the run lasts: a second run on the same folder is refused with one message.
+
+    The lock is an OS file lock (`filelock`), released when its process ends however it ends, so a crashed or
+    killed run never leaves it stuck.
+    """
+    lock, refusal, created = None, None, not out.exists()
+    if accelerator.is_main_process:
+        if out.exists() and not out.is_dir():
+            refusal = f"--output_dir {out} is a file"
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(out / RUN_LOCK)
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                lock, refusal = (
+                    None,
+                    (
+                        f"{out} is in use by another pretraining run (it holds {out / RUN_LOCK}); wait for it to finish "
+                        "or choose another --output_dir"
+                    ),
+                )
+    refusal = broadcast_object_list([refusal])[0]  # every process refuses together
+    if refusal:
+        raise PretrainError(refusal)
+    try:
+        yield
+    finally:
+        if lock is not None:
+            lock.release()
+            if created and [p.name for p in out.iterdir()] == [RUN_LOCK]:  # refused before writing anything:
+                shutil.rmtree(out, ignore_errors=True)  # leave no trace of the folder we made
 
 
 def run_signature(args: PretrainArguments, config: GPT1Config, train_blocks: Any, total_steps: int) -> dict[str, Any]:
@@ -484,6 +589,13 @@ def pretrain(args: PretrainArguments) -> Path:
     args = args.resolved()
     out = Path(args.output_dir)
     check_model_shape(args)
+    accelerator, tracker = make_accelerator(args, out)
+    with output_dir_lock(out, accelerator):
+        return run(args, accelerator, tracker)
+
+
+def make_accelerator(args: PretrainArguments, out: Path) -> tuple[Accelerator, JsonlTracker]:
+    """The `Accelerator` of a run (precision, trackers, the seedable data order) and its `log.jsonl` tracker."""
     mixed_precision = args.mixed_precision
     if mixed_precision == "auto":
         mixed_precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
@@ -498,6 +610,13 @@ def pretrain(args: PretrainArguments) -> Path:
         # The shuffle order depends only on (seed, epoch), the same on every rank and after a resume.
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
     )
+    return accelerator, trackers[0]
+
+
+def run(args: PretrainArguments, accelerator: Accelerator, tracker: JsonlTracker) -> Path:
+    """The body of `pretrain`, run while this process holds the output folder's lock."""
+    out = Path(args.output_dir)
+    mixed_precision = accelerator.mixed_precision
     main = accelerator.is_main_process
     num_processes = accelerator.num_processes
     micro_per_step = args.per_device_train_batch_size * num_processes
@@ -510,6 +629,10 @@ def pretrain(args: PretrainArguments) -> Path:
     log = tqdm.write if main else (lambda *a, **k: None)
 
     checkpoints = out / "checkpoints"
+    if main:  # undo what a killed save left (we hold the lock, so no other run is writing here)
+        recover_interrupted(out)
+        recover_interrupted(checkpoints)
+    accelerator.wait_for_everyone()
     resume_from = latest_checkpoint(checkpoints)
     if resume_from is not None and not args.resume:
         if not args.overwrite_output_dir:
@@ -522,10 +645,6 @@ def pretrain(args: PretrainArguments) -> Path:
         resume_from = None
     if args.resume and resume_from is None:
         log(f"no checkpoint in {checkpoints}: starting from scratch")
-    if main and checkpoints.is_dir():
-        for partial in filter(is_partial, checkpoints.iterdir()):  # left by a save that was killed
-            shutil.rmtree(partial, ignore_errors=True)
-    accelerator.wait_for_everyone()
 
     # --- tokenizer and data: built once by the main process, read from its files/cache by the others
     tokenizer_dir = out / "tokenizer"
@@ -600,20 +719,20 @@ def pretrain(args: PretrainArguments) -> Path:
         generator=torch.Generator().manual_seed(args.seed),
     )
     val_loader = DataLoader(val_set, batch_size=args.per_device_train_batch_size, generator=torch.Generator())
+    # The scheduler is not registered for checkpointing (accelerate would pickle it): its state goes in the JSON.
     model, optimizer, train_loader, val_loader = accelerator.prepare(model, optimizer, train_loader, val_loader)
-    accelerator.register_for_checkpointing(scheduler)
     raw_model = accelerator.unwrap_model(model)
 
     signature = run_signature(args, raw_model.config, splits["train"], total_steps)
-    step, tokens, tracker = 0, 0, trackers[0]
+    step, tokens, validated_at = 0, 0, None
+    window_loss, window_steps = 0.0, 0  # the loss of the updates since the last `log_every` record
     if resume_from is not None:
-        saved = json.loads((resume_from / "trainer_state.json").read_text())
-        check_resumable(saved["signature"], signature, resume_from)
-        accelerator.load_state(str(resume_from))
-        step, tokens = saved["step"], saved["tokens"]
+        saved = resume_state(accelerator, checkpoints, signature, scheduler, log)
+        step, tokens, validated_at = saved["step"], saved["tokens"], saved["validated_at"]
+        window_loss, window_steps = saved["log_window"]
         if main:
             tracker.truncate_after(step)
-        log(f"resumed from {resume_from} at step {step}")
+        log(f"resumed from {checkpoint_dir(checkpoints, step)} at step {step}")
     elif main:
         tracker.reset()
     run_config = {k: v for k, v in asdict(args).items() if isinstance(v, int | float | str | bool)}
@@ -633,10 +752,23 @@ def pretrain(args: PretrainArguments) -> Path:
     )
 
     def validate() -> None:
+        nonlocal validated_at
+        validated_at = step
         val_loss = evaluate(accelerator, model, val_loader, args.max_eval_batches)
         record = {"val_loss": val_loss, "val_ppl": math.exp(min(val_loss, 50.0)), "tokens": tokens}
         accelerator.log(record, step=step)
         log(f"step {step}: validation loss {val_loss:.4f}, perplexity {record['val_ppl']:.2f}")
+
+    def checkpoint() -> None:
+        state = {
+            "step": step,
+            "tokens": tokens,
+            "validated_at": validated_at,
+            "log_window": [window_loss, window_steps],
+            "scheduler": scheduler.state_dict(),
+            "signature": signature,
+        }
+        save_checkpoint(accelerator, checkpoints, state, args.keep_checkpoints)
 
     if resume_from is None:
         validate()
@@ -644,7 +776,7 @@ def pretrain(args: PretrainArguments) -> Path:
     progress = tqdm(total=total_steps, initial=step, desc="pretraining", disable=not main, dynamic_ncols=True)
     model.train()
     start = last_log = time.perf_counter()
-    window_loss, window_steps = 0.0, 0
+    timed_steps = 0  # updates since `last_log` in this process, for the throughput
     while step < total_steps:
         if args.time_budget_minutes is not None and time.perf_counter() - start > 60 * args.time_budget_minutes:
             log(f"time budget of {args.time_budget_minutes} min reached at step {step}")
@@ -666,11 +798,12 @@ def pretrain(args: PretrainArguments) -> Path:
         tokens += tokens_per_step
         window_loss += accelerator.reduce(step_loss, "mean").item()
         window_steps += 1
+        timed_steps += 1
         progress.update(1)
 
         if step % args.log_every == 0 or step == total_steps:
             now = time.perf_counter()
-            tokens_per_s = window_steps * tokens_per_step / (now - last_log)
+            tokens_per_s = timed_steps * tokens_per_step / (now - last_log)
             record = {
                 "loss": window_loss / window_steps,
                 "lr": lr,
@@ -685,23 +818,19 @@ def pretrain(args: PretrainArguments) -> Path:
                 record["mfu"] = flops_token * tokens_per_s / (peak * num_processes)
             accelerator.log(record, step=step)
             progress.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{lr:.2e}", tok_s=f"{tokens_per_s:,.0f}")
-            window_loss, window_steps, last_log = 0.0, 0, time.perf_counter()
+            window_loss, window_steps, timed_steps, last_log = 0.0, 0, 0, time.perf_counter()
         if step % args.eval_every == 0 and step < total_steps:
             validate()
         if step % args.save_every == 0 and step < total_steps:
-            save_checkpoint(
-                accelerator,
-                checkpoints,
-                {"step": step, "tokens": tokens, "signature": signature},
-                args.keep_checkpoints,
-            )
+            checkpoint()
     progress.close()
 
-    # --- final evaluation, checkpoint and model
-    validate()
-    save_checkpoint(
-        accelerator, checkpoints, {"step": step, "tokens": tokens, "signature": signature}, args.keep_checkpoints
-    )
+    # --- final evaluation, checkpoint and model; a resumed finished run (or a time budget that ended right after
+    # a periodic save) has them already, and repeating them would duplicate log records and re-save for nothing.
+    if validated_at != step:
+        validate()
+    if latest_checkpoint(checkpoints) != checkpoint_dir(checkpoints, step):
+        checkpoint()
     model_dir = out / "model"
     state_dict = accelerator.get_state_dict(model)  # gathers FSDP shards; every rank takes part
     if main:
@@ -730,8 +859,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         pretrain(args)
     except (PretrainError, CorpusError) as e:
-        print(f"error: {e}", file=sys.stderr, flush=True)
-        return 2
+        return user_error(e)
     return 0
 
 

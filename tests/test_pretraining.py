@@ -7,6 +7,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,11 +17,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from filelock import FileLock
+from safetensors.torch import load_file
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
 
 from gpt1.logging_utils import read_jsonl
 from gpt1.pretraining import (
+    RUN_LOCK,
     PretrainArguments,
     PretrainError,
     flops_per_token,
@@ -38,8 +42,15 @@ BOOK = REPO / "gpt1" / "demo_data" / "books" / "carroll_through_the_looking_glas
 
 @pytest.fixture(scope="module")
 def corpus_and_tokenizer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A 40 kB slice of a bundled book and a 99-token byte-level BPE learnt on it (the tiny preset's vocab size)."""
-    folder = tmp_path_factory.mktemp("pretrain-data")
+    return write_corpus_and_tokenizer(tmp_path_factory.mktemp("pretrain-data"))
+
+
+def write_corpus_and_tokenizer(folder: Path) -> tuple[Path, Path]:
+    """A 40 kB slice of a bundled book and a 99-token byte-level BPE learnt on it (the tiny preset's vocab size).
+
+    The vocabulary is learnt once and shared by the runs compared: `tokenizers`' BPE trainer numbers end-of-word
+    symbols in hash-map order, which changes from process to process.
+    """
     text = BOOK.read_text()[:40_000]
     (folder / "corpus.txt").write_text(text)
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
@@ -120,6 +131,8 @@ def test_paper_recipe_is_the_papers() -> None:
         ("learning_rate", -1e-4, "--learning_rate must be positive, got -0.0001"),
         ("num_train_epochs", 0.0, "--num_train_epochs must be positive"),
         ("time_budget_minutes", -1.0, "--time_budget_minutes must be positive"),
+        ("per_device_train_batch_size", 0, "--per_device_train_batch_size must be a positive integer, got 0"),
+        ("block_size", 0, "--block_size must be a positive integer, got 0"),
     ],
 )
 def test_options_that_would_train_nothing_or_backwards_are_refused(option, value, message) -> None:
@@ -268,6 +281,105 @@ def test_resume_after_sigkill_continues_exactly(corpus_and_tokenizer, tmp_path: 
     assert not partial.exists()
     assert list(resumed) == list(range(1, steps + 1))  # the steps redone after the checkpoint are logged once
     assert resumed == expected  # bit-for-bit: same data order, same dropout masks, same optimizer state
+
+
+def copy_run(finished_run, folder: Path) -> PretrainArguments:
+    """A copy of the finished run's folder, and its arguments with `--resume`."""
+    args, _ = finished_run
+    shutil.copytree(args.output_dir, folder)
+    return dataclasses.replace(args, output_dir=str(folder), resume=True)
+
+
+def test_resuming_a_finished_run_changes_nothing(finished_run, tmp_path: Path) -> None:
+    args = copy_run(finished_run, tmp_path / "again")
+    before = (tmp_path / "again" / "log.jsonl").read_text()
+    weights = load_file(tmp_path / "again" / "model" / "model.safetensors")
+    pretrain(args)
+    assert (tmp_path / "again" / "log.jsonl").read_text() == before  # no second final validation record
+    after = load_file(tmp_path / "again" / "model" / "model.safetensors")
+    assert all(torch.equal(weights[k], after[k]) for k in weights)
+
+
+def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(finished_run, tmp_path: Path, capsys) -> None:
+    args = copy_run(finished_run, tmp_path / "damaged")
+    expected = losses(tmp_path / "damaged")
+    latest = tmp_path / "damaged" / "checkpoints" / "step-0000024"
+    weights = latest / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # a truncated copy
+    pretrain(args)
+    assert f"warning: checkpoint {latest} is damaged (SafetensorError" in capsys.readouterr().out
+    assert (latest.parent / "damaged-step-0000024" / "model.safetensors").exists()  # kept for inspection
+    assert losses(tmp_path / "damaged") == expected  # steps 21-24 redone from step 20, exactly
+    assert latest_checkpoint(latest.parent) == latest  # and saved afresh
+    assert load_file(weights).keys() == load_file(tmp_path / "damaged" / "model" / "model.safetensors").keys()
+
+
+def test_no_loadable_checkpoint_is_one_error(finished_run, tmp_path: Path, capsys) -> None:
+    args = copy_run(finished_run, tmp_path / "ruined")
+    for weights in (tmp_path / "ruined" / "checkpoints").glob("step-*/model.safetensors"):
+        weights.write_bytes(b"")
+    assert main(argv(args)) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == (f"error: no checkpoint in {tmp_path / 'ruined' / 'checkpoints'} could be loaded; pass "
+                     "--overwrite_output_dir to start afresh")  # fmt: skip
+
+
+def test_resume_loads_data_never_pickled_code(finished_run, tmp_path: Path) -> None:
+    """A run folder from someone else must not run their code: every file `--resume` reads is loaded as data."""
+    args = copy_run(finished_run, tmp_path / "planted")
+    marker = tmp_path / "pwned"
+
+    class Planted:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    latest = tmp_path / "planted" / "checkpoints" / "step-0000024"
+    # What accelerate unpickles for objects registered for checkpointing: never read, so the checkpoint is damaged.
+    for name in ("custom_checkpoint_0.pkl", "scheduler.bin"):
+        torch.save(Planted(), latest / name)
+    pretrain(args)
+    assert not marker.exists() and (latest.parent / "damaged-step-0000024").is_dir()
+    # The tensors' files are loaded with weights_only, which refuses objects: damaged too.
+    torch.save({"state": Planted()}, latest / "optimizer.bin")
+    pretrain(args)
+    assert not marker.exists() and (latest.parent / "damaged-step-0000024-2").is_dir()
+    assert latest_checkpoint(latest.parent) == latest
+
+
+def test_a_resumed_log_window_averages_the_same_updates(corpus_and_tokenizer, tmp_path: Path) -> None:
+    """With `--log_every 3` and a resume from step 4, the record of step 6 still averages steps 4-6."""
+    reference = tiny(corpus_and_tokenizer, tmp_path / "reference", max_steps=12, log_every=3, keep_checkpoints=10)
+    pretrain(reference)
+    expected = losses(tmp_path / "reference")
+    shutil.copytree(tmp_path / "reference", tmp_path / "resumed")
+    for late in ("step-0000008", "step-0000012"):  # as if killed between steps 4 and 8
+        shutil.rmtree(tmp_path / "resumed" / "checkpoints" / late)
+    pretrain(dataclasses.replace(reference, output_dir=str(tmp_path / "resumed"), resume=True))
+    assert losses(tmp_path / "resumed") == expected
+
+
+def test_a_second_run_on_a_busy_output_dir_is_refused(corpus_and_tokenizer, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "busy"
+    out.mkdir()
+    base = argv(tiny(corpus_and_tokenizer, out, max_steps=2))
+    with FileLock(out / RUN_LOCK):  # what a running run holds
+        for extra in ([], ["--resume", "true"], ["--overwrite_output_dir", "true"]):
+            assert main([*base, *extra]) == 2
+            errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+            assert errors == [f"error: {out} is in use by another pretraining run (it holds {out / RUN_LOCK}); "
+                              "wait for it to finish or choose another --output_dir"]  # fmt: skip
+    assert [p.name for p in out.iterdir()] == [RUN_LOCK]  # nothing written
+    # A run killed while holding the lock does not leave it stuck.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import filelock, time; filelock.FileLock({str(out / RUN_LOCK)!r}).acquire(); "
+         "print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    holder.stdout.close()
+    assert main(base) == 0
 
 
 # --- two processes through accelerate ----------------------------------------------------------------------------
