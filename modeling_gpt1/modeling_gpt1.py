@@ -65,6 +65,12 @@ def cache_argument(cache: Cache | None, kwargs: dict) -> Cache | None:
     return cache if cache is not None else old
 
 
+def check_not_empty(shape: torch.Size) -> None:
+    """An empty batch or sequence fails later in a reshape (or inside `generate`) that cannot say what is wrong."""
+    if 0 in shape:
+        raise ValueError(f"input of shape {tuple(shape)} is empty: pass at least one sequence of one token")
+
+
 # "gelu" is the tanh approximation, as in the paper's code (and what transformers' OpenAIGPT calls "gelu").
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "gelu": nn.GELU(approximate="tanh"),
@@ -279,23 +285,57 @@ class GPT1Model(GPT1PreTrainedModel):
     def set_input_embeddings(self, new_embeddings: nn.Embedding) -> None:
         self.tokens_embed = new_embeddings
 
-    def _check_inputs(self, input_ids: torch.Tensor | None, past_length: int | torch.Tensor, seq_len: int) -> None:
-        """One clear error for inputs the embeddings cannot take (an IndexError deep inside torch otherwise).
+    def _check_inputs(
+        self,
+        input_ids: torch.Tensor | None,
+        input_shape: torch.Size,
+        attention_mask: torch.Tensor | None,
+        position_ids: torch.Tensor | None,
+        past_length: int | torch.Tensor,
+    ) -> None:
+        """One clear error for inputs the model cannot take (an IndexError deep inside torch, or a mask silently cut
+        to fit, otherwise).
 
-        Only values already on the host are read: reading a tensor back from an accelerator stalls it on every
-        forward, and under `torch.compile` a branch on tensor data breaks the graph. So ids are checked on the CPU
-        (the tokenizer and `prepare_for_finetuning` keep them in range elsewhere), and a static cache, which counts
-        its length on the device, is checked only there too.
+        Shapes are always checked. Values only when already on the host: reading a tensor back from an accelerator
+        stalls it on every forward, and under `torch.compile` a branch on tensor data breaks the graph. So ids and
+        positions are checked on the CPU (the tokenizer and `prepare_for_finetuning` keep them in range elsewhere),
+        and a static cache, which counts its length on the device, is checked only there too.
         """
         readable = not torch.compiler.is_compiling()
-        if isinstance(past_length, torch.Tensor):
-            past_length = int(past_length) if readable and past_length.device.type == "cpu" else 0
-        if past_length + seq_len > self.config.n_positions:
+        T = input_shape[-1]
+        known = not isinstance(past_length, torch.Tensor) or (readable and past_length.device.type == "cpu")
+        past_length = int(past_length) if known else 0  # unknown: at least 0
+        if past_length + T > self.config.n_positions:
             raise ValueError(
-                f"sequence length {past_length + seq_len} (past {past_length} + new {seq_len}) exceeds the model's "
+                f"sequence length {past_length + T} (past {past_length} + new {T}) exceeds the model's "
                 f"context of n_positions={self.config.n_positions} tokens; truncate the input"
             )
-        if readable and input_ids is not None and input_ids.device.type == "cpu" and input_ids.numel():
+        # A 2-D (or choices) mask has one entry per cached and new token of each sequence; 4-D masks are the caller's.
+        if attention_mask is not None and attention_mask.dim() < 4:
+            length = past_length + T if known else max(attention_mask.shape[-1], T)  # unknown past: any length >= T
+            expected = (*input_shape[:-1], length)
+            if tuple(attention_mask.shape) != expected:
+                after = f" after {past_length} cached tokens" if past_length else ""
+                raise ValueError(
+                    f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids has shape "
+                    f"{tuple(input_shape)}{after}: expected {expected}, 1 for each real token and 0 for padding"
+                )
+        # Positions index the position embeddings: one per token, broadcast over the batch or given per sequence.
+        if position_ids is not None:
+            rows = position_ids.numel() // T
+            if position_ids.shape[-1] != T or rows not in (1, input_shape[:-1].numel()):
+                raise ValueError(
+                    f"position_ids has shape {tuple(position_ids.shape)} but input_ids has shape {tuple(input_shape)}: "
+                    f"expected (1, {T}) or {tuple(input_shape)}"
+                )
+            if readable and position_ids.device.type == "cpu":
+                low, high = int(position_ids.min()), int(position_ids.max())
+                if low < 0 or high >= self.config.n_positions:
+                    raise ValueError(
+                        f"position id {low if low < 0 else high} is outside the model's {self.config.n_positions} "
+                        f"positions (0..{self.config.n_positions - 1}); truncate the input"
+                    )
+        if readable and input_ids is not None and input_ids.device.type == "cpu":
             low, high = int(input_ids.min()), int(input_ids.max())
             if low < 0 or high >= self.config.vocab_size:
                 bad = low if low < 0 else high
@@ -324,15 +364,19 @@ class GPT1Model(GPT1PreTrainedModel):
                 `past_key_values`, its name before transformers 5.24.
             attention_mask: 1 for real tokens, 0 for padding; covers past + new tokens.
             token_type_ids: Optional extra ids embedded with the token embeddings (as in `OpenAIGPTModel`).
-            position_ids: Positions of the tokens; default `past_length + arange(seq)`.
+            position_ids: Positions of the tokens, in `0..n_positions - 1`; default `past_length + arange(seq)`.
         """
         cache = cache_argument(cache, kwargs)
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
         input_shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:-1]
-        if 0 in input_shape:  # torch would fail later in a reshape that cannot say what is wrong
-            raise ValueError(f"input of shape {tuple(input_shape)} is empty: pass at least one sequence of one token")
+        check_not_empty(input_shape)
         T = input_shape[-1]
+        if use_cache and cache is None:
+            cache = DynamicCache(config=self.config)
+        past_length = cache.get_seq_length() if cache is not None else 0
+        self._check_inputs(input_ids, input_shape, attention_mask, position_ids, past_length)
+
         # Fold choice dimensions into the batch: every sequence is an independent row for the decoder.
         if input_ids is not None:
             input_ids = input_ids.reshape(-1, T)
@@ -344,11 +388,6 @@ class GPT1Model(GPT1PreTrainedModel):
             token_type_ids = token_type_ids.reshape(-1, T)
         if position_ids is not None:
             position_ids = position_ids.reshape(-1, T)
-
-        if use_cache and cache is None:
-            cache = DynamicCache(config=self.config)
-        past_length = cache.get_seq_length() if cache is not None else 0
-        self._check_inputs(input_ids, past_length, T)
 
         if inputs_embeds is None:
             inputs_embeds = self.tokens_embed(input_ids)  # (B, T, C)
@@ -374,7 +413,18 @@ class GPT1Model(GPT1PreTrainedModel):
         return BaseModelOutputWithPast(last_hidden_state=hidden_states, **{CACHE_NAME: cache if use_cache else None})
 
 
-class GPT1ForCausalLM(GPT1PreTrainedModel, GenerationMixin):
+class GPT1GenerationMixin(GenerationMixin):
+    """`GenerationMixin` with the forward's error for an empty prompt: `generate` reads the prompt's last token
+    before any forward runs, and would fail there with a bare IndexError."""
+
+    def generate(self, inputs: torch.Tensor | None = None, *args, **kwargs) -> torch.LongTensor | ModelOutput:
+        prompt = inputs if inputs is not None else kwargs.get("input_ids", kwargs.get("inputs_embeds"))
+        if isinstance(prompt, torch.Tensor):
+            check_not_empty(prompt.shape[:2])
+        return super().generate(inputs, *args, **kwargs)
+
+
+class GPT1ForCausalLM(GPT1PreTrainedModel, GPT1GenerationMixin):
     """GPT-1 with its language-modelling head (a linear layer tied to the token embeddings): pretraining and
     generation. Also importable as `GPT1LMHeadModel`, the name transformers uses for GPT-1/GPT-2."""
 
@@ -527,7 +577,7 @@ class GPT1ChoiceHead(nn.Module):
         return self.summary(self.first_dropout(features))
 
 
-class GPT1DoubleHeads(GPT1PreTrainedModel, GenerationMixin):
+class GPT1DoubleHeads(GPT1PreTrainedModel, GPT1GenerationMixin):
     """GPT-1 with the LM head and a multiple-choice head on the final hidden state at the classification token.
 
     The contract of transformers' `OpenAIGPTDoubleHeadsModel` (same weights; `labels` are LM labels, `mc_labels`

@@ -7,6 +7,7 @@ generation gives the same ids with and without our KV cache and the same as the 
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from transformers import (
     AutoModelForCausalLM,
     AutoModelForMultipleChoice,
     AutoModelForSequenceClassification,
+    DynamicCache,
     OpenAIGPTConfig,
     OpenAIGPTDoubleHeadsModel,
     OpenAIGPTLMHeadModel,
@@ -440,18 +442,23 @@ def test_compiles_without_graph_breaks():
 
 def test_static_cache_decoding_compiles_without_graph_breaks():
     """Compiled generation (`cache_implementation="static"` + `torch.compile`) needs a decode step with no
-    data-dependent branch: the static cache counts its length in a tensor, which the input checks must not read."""
+    data-dependent branch: the static cache counts its length in a tensor, which the input checks must not read.
+    A padding mask goes through the (shape-only) mask check too."""
     torch.manual_seed(0)
     model = GPT1ForCausalLM(GPT1Config.from_preset("tiny")).eval()
     ids = torch.randint(0, 99, (2, 8))
+    mask = torch.ones_like(ids)
+    mask[1, :2] = 0
     step = torch.compile(model, fullgraph=True, backend="eager")
     with torch.no_grad():
         cache = StaticCache(config=model.config, max_cache_len=16)
-        out = model(ids[:, :4], cache=cache, use_cache=True)
+        out = model(ids[:, :4], cache=cache, use_cache=True, attention_mask=mask[:, :4])
         logits = [out.logits]
         for t in range(4, 8):
-            logits.append(step(ids[:, t : t + 1], cache=cache, use_cache=True, position_ids=torch.tensor([[t]])).logits)
-        torch.testing.assert_close(torch.cat(logits, 1), model(ids).logits, atol=1e-5, rtol=1e-5)
+            kwargs = dict(position_ids=torch.tensor([[t]]), attention_mask=mask[:, : t + 1])
+            logits.append(step(ids[:, t : t + 1], cache=cache, use_cache=True, **kwargs).logits)
+        expected = model(ids, attention_mask=mask).logits
+        torch.testing.assert_close(torch.cat(logits, 1), expected, atol=1e-5, rtol=1e-5)
 
 
 def test_input_checks_never_read_back_ids_that_are_not_on_the_host():
@@ -537,3 +544,104 @@ def test_bad_input_gets_a_clear_value_error():
         dh(ids, mc_labels=torch.tensor([0, 3]))
     with pytest.raises(ValueError, match="multiple-choice input_ids must be"):
         GPT1ForMultipleChoice(config)(torch.full((2, 5), 98))
+
+
+# --- inputs that do not fit: masks, positions, empty input, the context --------------------------------------------
+
+EDGE = dict(vocab_size=50, n_positions=16, n_embd=32, n_layer=2, n_head=4)
+
+
+def edge_model() -> GPT1ForCausalLM:
+    torch.manual_seed(0)
+    return GPT1ForCausalLM(GPT1Config(**EDGE)).eval()
+
+
+def edge_ids(*shape: int) -> torch.Tensor:
+    return torch.randint(1, EDGE["vocab_size"], shape, generator=torch.Generator().manual_seed(5))
+
+
+@pytest.mark.parametrize("mask_shape", [(3, 8), (2, 12), (2, 4), (1, 8), (16,), (2, 1, 8)])
+def test_an_attention_mask_of_another_shape_is_a_value_error(mask_shape):
+    """Before: (3, 8), (2, 12) and (2, 4) were silently cut or stretched to fit the batch, the others failed deep in
+    the mask code or worked by accident."""
+    model = edge_model()
+    message = rf"attention_mask has shape {re.escape(str(mask_shape))} but input_ids has shape \(2, 8\)"
+    with pytest.raises(ValueError, match=message):
+        model(edge_ids(2, 8), attention_mask=torch.ones(mask_shape, dtype=torch.long))
+
+
+def test_with_a_cache_the_attention_mask_covers_the_cached_and_the_new_tokens():
+    model = edge_model()
+    ids, mask = edge_ids(2, 9), torch.ones(2, 9, dtype=torch.long)
+    mask[1, :3] = 0  # left padding
+    cache = DynamicCache(config=model.config)
+    with torch.no_grad():
+        full = model(ids, attention_mask=mask).logits[:, -1]
+        model(ids[:, :8], attention_mask=mask[:, :8], cache=cache, use_cache=True)
+        for bad in [(2, 1), (2, 12), (3, 9)]:  # only the new token's, too long, another batch
+            message = (
+                rf"attention_mask has shape {re.escape(str(bad))} but input_ids has shape \(2, 1\) "
+                r"after 8 cached tokens: expected \(2, 9\)"
+            )
+            with pytest.raises(ValueError, match=message):
+                model(ids[:, 8:], attention_mask=torch.ones(bad, dtype=torch.long), cache=cache, use_cache=True)
+        assert cache.get_seq_length() == 8  # refused before anything was cached
+        step = model(ids[:, 8:], attention_mask=mask, cache=cache, use_cache=True).logits[:, -1]
+    torch.testing.assert_close(step, full, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("first, bad", [(9, 16), (-1, -1)])
+def test_position_ids_outside_the_context_are_a_value_error(first, bad):
+    """Before: a raw `IndexError: index out of range in self` from the position embedding."""
+    model = edge_model()
+    position_ids = torch.arange(first, first + 8)[None]
+    with pytest.raises(ValueError, match=rf"position id {bad} is outside the model's 16 positions \(0\.\.15\)"):
+        model(edge_ids(2, 8), position_ids=position_ids)
+    with pytest.raises(ValueError, match=r"position_ids has shape \(2, 5\) but input_ids has shape \(2, 8\)"):
+        model(edge_ids(2, 8), position_ids=torch.arange(5).expand(2, 5))
+    model(edge_ids(2, 8), position_ids=torch.arange(8, 16)[None])  # the last positions are fine
+
+
+def test_mask_and_position_checks_read_no_values_off_the_host():
+    """Shapes are checked everywhere; values only on the CPU. Meta tensors cannot be read, so they stand in for an
+    accelerator's memory: out-of-range positions there are not looked at (that would stall the device)."""
+    with torch.device("meta"):
+        model = GPT1ForCausalLM(GPT1Config(**EDGE))
+        ids = torch.zeros(2, 8, dtype=torch.long)
+        out = model(ids, position_ids=torch.arange(100, 108)[None], use_cache=True)
+        assert out.logits.shape == (2, 8, 50)
+        with pytest.raises(ValueError, match=r"attention_mask has shape \(3, 8\)"):
+            model(ids, attention_mask=torch.ones(3, 8, dtype=torch.long))
+
+
+@pytest.mark.parametrize("shape", [(0, 8), (2, 0)])
+def test_an_empty_batch_or_sequence_is_a_value_error(shape):
+    """Before: the forwards already refused it; `generate` on a (2, 0) prompt failed with an IndexError inside
+    transformers."""
+    model = edge_model()
+    message = rf"input of shape {re.escape(str(shape))} is empty"
+    for call in (
+        lambda: model(torch.zeros(shape, dtype=torch.long)),
+        lambda: model(inputs_embeds=torch.zeros(*shape, 32)),
+        lambda: model.transformer(torch.zeros(shape, dtype=torch.long)),
+        lambda: model.generate(torch.zeros(shape, dtype=torch.long), max_new_tokens=2, pad_token_id=0),
+        lambda: model.generate(input_ids=torch.zeros(shape, dtype=torch.long), max_new_tokens=2, pad_token_id=0),
+    ):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+@pytest.mark.parametrize("cache_class", [DynamicCache, StaticCache])
+def test_cached_plus_new_tokens_past_the_context_is_a_value_error(cache_class):
+    model = edge_model()
+    kwargs = dict(max_cache_len=32) if cache_class is StaticCache else {}
+    cache = cache_class(config=model.config, **kwargs)
+    with torch.no_grad():
+        model(edge_ids(2, 10), cache=cache, use_cache=True)
+        with pytest.raises(
+            ValueError, match=r"sequence length 17 \(past 10 \+ new 7\) exceeds the model's context of n_positions=16"
+        ):
+            model(edge_ids(2, 7), cache=cache, use_cache=True)
+        assert int(cache.get_seq_length()) == 10
+        model(edge_ids(2, 6), cache=cache, use_cache=True)  # exactly the context
+    assert int(cache.get_seq_length()) == 16

@@ -165,8 +165,16 @@ def test_forward_takes_the_cache_under_either_keyword(attn, keyword):
         ours(ids[:, :1], cache=cache, past_key_values=cache)
 
 
-def test_generating_past_the_context_is_a_clear_error():
+@pytest.mark.parametrize("cache_implementation", [None, "static"], ids=["dynamic", "static"])
+def test_generating_past_the_context_is_a_clear_error(cache_implementation):
     _, ours = models("sdpa")
-    with pytest.raises(ValueError, match="exceeds the model's context of n_positions=48"):
-        with torch.no_grad():
-            ours.generate(prompts(), do_sample=False, max_new_tokens=TINY["n_positions"], pad_token_id=0)
+    kwargs = dict(do_sample=False, pad_token_id=0, cache_implementation=cache_implementation)
+    # The last token is never fed back, so n_positions + 1 tokens in all fit; one more does not.
+    fits = TINY["n_positions"] + 1 - PROMPT_LEN
+    with torch.no_grad():
+        out = ours.generate(prompts(), max_new_tokens=fits, min_new_tokens=fits, **kwargs)
+        assert out.shape == (2, TINY["n_positions"] + 1)
+        with pytest.raises(
+            ValueError, match=r"sequence length 49 \(past 48 \+ new 1\) exceeds the model's context of n_positions=48"
+        ):
+            ours.generate(prompts(), max_new_tokens=fits + 1, min_new_tokens=fits + 1, **kwargs)
