@@ -15,7 +15,8 @@ The tokenizer is built from the authors' `encoder_bpe_40000.json` + `vocab_40000
 + `merges.txt`, the same files renamed): the source folder's when it has them, else the ones given, else the copy
 bundled with `tokenization`. Its size must match the token embeddings (plus the three fine-tuning tokens, which are
 then added). Every source array is checked against the shape the model needs, and errors name the array and the
-expected shape. Pickle checkpoints are read with `weights_only=True`; only safetensors is written, atomically.
+expected shape. Pickle checkpoints are read with `weights_only=True` (one holding other objects is refused, never
+unpickled), and a damaged file is an error naming it; only safetensors is written, atomically.
 
 CLI: `python scripts/convert.py --source path/to/model --output_dir converted/` (the format is detected).
 """
@@ -23,19 +24,22 @@ CLI: `python scripts/convert.py --source path/to/model --output_dir converted/` 
 from __future__ import annotations
 
 import json
-import sys
+import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from huggingface_hub.errors import StrictDataclassError
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 from transformers import HfArgumentParser
 
 from modeling_gpt1 import GPT1Config, GPT1DoubleHeads, GPT1ForCausalLM
 from tokenization import GPT1Tokenizer, fit_to_model
 
+from .cli import user_error
 from .io import OutputDirError, atomic_output_files, atomic_write_json, check_output_dir
 
 N_SHARDS = 10  # the authors' release is always cut into params_0.npy .. params_9.npy
@@ -114,15 +118,17 @@ class ConversionReport:
 
 
 def original_layout(
-    shapes: list[list[int]], n_head: int = 12
+    shapes: list[list[int]], n_head: int = 12, shapes_file: str | Path = "params_shapes.json"
 ) -> tuple[dict[str, Any], list[tuple[str, str, list[int]]]]:
     """The config described by `params_shapes.json`, and for each array (in order) its name, our name and the shape
-    it must have; raises `ConversionError` naming the first array whose shape does not fit."""
+    it must have; raises `ConversionError` naming the first array whose shape does not fit, or an `n_head` that
+    does not divide the width (`shapes_file` is the path that message gives)."""
     if len(shapes) < 2 or len(shapes[0]) != 2 or len(shapes[1]) != 2:
         raise ConversionError(
             "params_shapes.json must start with the position [n_ctx, n_embd] and token [vocab, n_embd] embeddings"
         )
     (n_positions, n_embd), vocab_size = shapes[0], shapes[1][0]
+    _check_n_head(n_head, n_embd, shapes_file)
     if (len(shapes) - 2) % len(ORIGINAL_LAYER):
         raise ConversionError(
             f"params_shapes.json lists {len(shapes)} arrays: expected 2 embeddings + {len(ORIGINAL_LAYER)} per block"
@@ -181,12 +187,12 @@ def convert_original_release(
     if not shapes_file.is_file():
         raise ConversionError(f"{source} has no params_shapes.json: not the authors' release (model/ folder)")
     shapes = json.loads(shapes_file.read_text(encoding="utf-8"))
-    config_fields, layout = original_layout(shapes, n_head=n_head)
+    config_fields, layout = original_layout(shapes, n_head=n_head, shapes_file=shapes_file)
     tokenizer, tokenizer_desc = _tokenizer(source, vocab_file, merges_file)
     _check_vocab(tokenizer, layout[1][0] + " (array 1)", layout[1][2])
     arrays = read_original_params(source, shapes)
 
-    config = GPT1Config(**config_fields)
+    config = _config(config_fields, shapes_file)
     state, mapped = {}, []
     for (tf_name, name, shape), array in zip(layout, arrays):
         tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
@@ -215,11 +221,41 @@ def convert_original_release(
 
 def read_state_dict(folder: Path) -> tuple[dict[str, torch.Tensor], str]:
     """The weights of a checkpoint folder (`model.safetensors` preferred, else `pytorch_model.bin` read with
-    `weights_only=True`) and the file name they came from."""
+    `weights_only=True`) and the file name they came from. A damaged file, or a pickle holding anything but tensors
+    (which could run code when unpickled, so `weights_only=True` refuses it before it does), is a `ConversionError`
+    naming the file."""
     if (folder / "model.safetensors").is_file():
-        return load_file(folder / "model.safetensors"), "model.safetensors"
+        path = folder / "model.safetensors"
+        try:
+            state = load_file(path)
+        except SafetensorError as e:
+            raise ConversionError(
+                f"{path} is not a readable safetensors file ({_first_line(e)}): it is truncated or damaged; "
+                "download or copy it again"
+            ) from e
+        return state, path.name
     if (folder / "pytorch_model.bin").is_file():
-        return torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True), "pytorch_model.bin"
+        path = folder / "pytorch_model.bin"
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # a damaged zip or pickle surfaces as whatever its reader hit: OSError, KeyError, ...
+            if isinstance(e, pickle.UnpicklingError) and "WeightsUnpickler error: " in str(e):
+                # torch's message is a page of advice; its one relevant sentence names the object it refused.
+                refused = _first_line(str(e).split("WeightsUnpickler error: ", 1)[1]).split(". ")[0]
+                raise ConversionError(
+                    f"{path} was refused by torch.load(weights_only=True) ({refused}): it holds objects other than "
+                    "tensors, which could run code when unpickled, so it was not loaded; convert a trusted copy, "
+                    "or one saved with safetensors"
+                ) from e
+            reason = f"{type(e).__name__}: {_first_line(e).split('. ')[0]}"
+            raise ConversionError(
+                f"{path} cannot be read as a PyTorch checkpoint ({reason}): it is truncated or damaged; "
+                "download or copy it again"
+            ) from e
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            kind = type(state).__name__ if not isinstance(state, dict) else "dict with values other than tensors"
+            raise ConversionError(f"{path} holds a {kind}, not a state dict (weight name -> tensor)")
+        return state, path.name
     if any(folder.glob("*.index.json")):
         raise ConversionError(
             f"{folder} holds a sharded checkpoint; GPT-1 checkpoints are one file (load and re-save it)"
@@ -256,7 +292,7 @@ def convert_transformers_checkpoint(
     model_class = GPT1DoubleHeads if any(k.startswith("multiple_choice_head.") for k in state) else GPT1ForCausalLM
     config_fields = {k: source_config[k] for k in SHARED_CONFIG_FIELDS if k in source_config}
     config_fields["n_inner"] = 4 * config_fields.get("n_embd", 768)
-    config = GPT1Config(**config_fields)
+    config = _config(config_fields, config_file)
     tokenizer, tokenizer_desc = _tokenizer(source, vocab_file, merges_file)
     expected = {k: list(v.shape) for k, v in _meta_model(model_class, config).state_dict().items()}
     _check_vocab(
@@ -298,6 +334,31 @@ def convert_transformers_checkpoint(
 
 
 # -- shared steps --------------------------------------------------------------------------------------------------
+
+
+def _first_line(error: BaseException | str) -> str:
+    """The first line of an error message: the CLI reports every mistake on one line."""
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+
+
+def _check_n_head(n_head: int, n_embd: int | None, shapes_file: str | Path) -> None:
+    """`--n_head` is the one architecture value the release does not record, so it is checked against it first."""
+    if isinstance(n_head, bool) or not isinstance(n_head, int) or n_head <= 0:
+        raise ConversionError(f"--n_head must be a positive integer, got {n_head!r}")
+    if isinstance(n_embd, int) and n_embd % n_head:
+        raise ConversionError(
+            f"--n_head {n_head} does not divide n_embd={n_embd} (from {shapes_file}): each head gets n_embd // n_head "
+            "dimensions; the released GPT-1 has 12 heads"
+        )
+
+
+def _config(fields: dict[str, Any], origin: Path) -> GPT1Config:
+    """`GPT1Config(**fields)`, its validation error (wrapped by huggingface_hub) reported against `origin`."""
+    try:
+        return GPT1Config(**fields)
+    except StrictDataclassError as e:
+        cause = e.__cause__ if isinstance(e.__cause__, ValueError) else e
+        raise ConversionError(f"{origin}: {_first_line(cause)}") from e
 
 
 def _tokenizer(source: Path, vocab_file: str | Path | None, merges_file: str | Path | None):
@@ -358,6 +419,7 @@ def convert(
     A non-empty `output_dir` is refused unless `overwrite_output_dir`; even then only the files a conversion writes
     are replaced there (`OutputDirError`, checked before any work).
     """
+    _check_n_head(kwargs.get("n_head", 12), None, source)  # a head count below 1 is wrong whatever the source
     output_dir = check_output_dir(output_dir, overwrite_output_dir)
     source = Path(source)
     if not source.is_dir():
@@ -401,8 +463,7 @@ def main(argv: list[str] | None = None) -> int:
             merges_file=args.merges_file,
         )
     except (ValueError, FileNotFoundError) as e:  # ConversionError, OutputDirError, a config that cannot be built
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return user_error(e)
     print(report.format())
     return 0
 

@@ -10,13 +10,14 @@ available, so a small model in exactly that layout (positions, tokens, then 12 a
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from transformers import OpenAIGPTConfig, OpenAIGPTDoubleHeadsModel, OpenAIGPTLMHeadModel
 
 from gpt1.convert import ConversionError, convert, convert_transformers_checkpoint, main, original_layout
@@ -286,3 +287,90 @@ def test_an_empty_output_dir_is_filled(release, tmp_path):
     (tmp_path / "empty").mkdir()
     assert main(["--source", str(release[0]), "--output_dir", str(tmp_path / "empty"), "--n_head", "2"]) == 0
     assert (tmp_path / "empty" / "model.safetensors").is_file()
+
+
+# --- damaged or unsafe sources and bad arguments: one `error:` line, exit 2, the output folder untouched ------------
+
+
+class Planted:
+    """A pickled object that creates a file when unpickled: what a malicious `pytorch_model.bin` can carry."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def bad_source(tmp_path: Path, release: tuple[Path, list[np.ndarray]], problem: str) -> tuple[Path, list[str]]:
+    """A source folder with `problem`, and the extra CLI arguments that trigger it."""
+    if problem.startswith("n_head"):
+        return release[0], ["--n_head", problem.split("=")[1]]
+    src = tmp_path / "src"
+    OpenAIGPTLMHeadModel(OpenAIGPTConfig(vocab_size=VOCAB, **TINY)).save_pretrained(src)
+    weights = src / "model.safetensors"
+    if problem == "truncated safetensors":
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    elif problem == "safetensors header only":
+        weights.write_bytes(weights.read_bytes()[:5])
+    else:
+        state = load_file(weights)
+        weights.unlink()
+        if problem == "planted pickle":
+            state["transformer.h.0.ln_1.weight"] = Planted(tmp_path / "pwned")
+            torch.save(state, src / "pytorch_model.bin")
+        elif problem == "truncated bin":
+            torch.save(state, src / "pytorch_model.bin")
+            data = (src / "pytorch_model.bin").read_bytes()
+            (src / "pytorch_model.bin").write_bytes(data[: len(data) // 2])
+        else:  # "bin without a state dict": a list of tensors, which torch.load(weights_only=True) accepts
+            torch.save(list(state.values()), src / "pytorch_model.bin")
+    return src, []
+
+
+@pytest.mark.parametrize(
+    "problem, message",
+    [
+        ("truncated safetensors", r"src/model\.safetensors is not a readable safetensors file \(.*\): it is truncated or damaged"),
+        ("safetensors header only", r"src/model\.safetensors is not a readable safetensors file \(.*header too small"),
+        ("planted pickle", r"src/pytorch_model\.bin was refused by torch\.load\(weights_only=True\) \(Unsupported global: GLOBAL io\.open.*\): .*not loaded"),
+        ("truncated bin", r"src/pytorch_model\.bin cannot be read as a PyTorch checkpoint \(.*\): it is truncated or damaged"),
+        ("bin without a state dict", r"src/pytorch_model\.bin holds a list, not a state dict"),
+        ("n_head=5", r"--n_head 5 does not divide n_embd=16 \(from .*model/params_shapes\.json\)"),
+        ("n_head=0", r"--n_head must be a positive integer, got 0"),
+        ("n_head=-2", r"--n_head must be a positive integer, got -2"),
+    ],
+)  # fmt: skip
+def test_a_bad_source_or_n_head_is_one_error_line_and_the_output_dir_is_untouched(
+    release, tmp_path, problem, message, capsys
+):
+    source, extra = bad_source(tmp_path, release, problem)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.txt").write_text("mine")
+    (project / "config.json").write_text('{"mine": true}')  # a file a conversion would replace, had it succeeded
+    before = _tree(project)
+    capsys.readouterr()  # drop save_pretrained's progress bar
+    argv = ["--source", str(source), "--output_dir", str(project), "--overwrite_output_dir", *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert re.search(message, err[0]), err[0]
+    assert not (tmp_path / "pwned").exists(), "the planted pickle ran"
+    assert _tree(project) == before
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")], "a temporary folder was left behind"
+    with pytest.raises(ConversionError, match=message):
+        convert(source, project, overwrite_output_dir=True, n_head=int(extra[1]) if extra else 12)
+    assert not (tmp_path / "pwned").exists() and _tree(project) == before
+
+
+def test_a_bad_config_json_is_one_error_line_naming_it(tmp_path, capsys):
+    src = tmp_path / "src"
+    OpenAIGPTLMHeadModel(OpenAIGPTConfig(vocab_size=VOCAB, **TINY)).save_pretrained(src)
+    config = json.loads((src / "config.json").read_text())
+    (src / "config.json").write_text(json.dumps({**config, "n_head": 3}))
+    capsys.readouterr()  # drop save_pretrained's progress bar
+    assert main(["--source", str(src), "--output_dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.search(r"src/config\.json: .*n_embd \(16\) must be divisible by n_head \(3\)", err[0])
+    assert not (tmp_path / "out").exists()
