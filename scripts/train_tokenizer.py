@@ -8,4 +8,5 @@ Writes vocab.json + merges.txt (the authors' format) and a saved GPT1Tokenizer t
 
 from tokenization.training import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import pickle
+import re
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from tokenization import (
     train_tokenizer,
 )
 from tokenization.tokenization_gpt1 import _parse_exceptions, read_vocab_and_merges
+from tokenization.training import main as train_tokenizer_main
 
 HARD_CASES = [
     "I don't know, she said; it's John's. We'll see: they'd've gone.",
@@ -227,6 +229,46 @@ def test_decode_is_readable(tokenizer):
     assert "</w>" not in tokenizer.decode(tokenizer("antidisestablishmentarianism")["input_ids"])
 
 
+# U+E000 / U+E001 (private use; the fast pipeline's word-boundary marks once were these characters): to the authors'
+# pipeline they are characters like any other outside the vocabulary, so each is one `<unk>` inside its word and
+# splits nothing. Expected tokens: `GPT1Tokenizer(reference_mode=True).tokenize(text)` (ftfy + spaCy).
+PRIVATE_USE_CASES = {
+    "do\ue000n't": ["do", "<unk>", "n't</w>"],
+    "a\ue001b": ["a", "<unk>", "b</w>"],
+    "\ue000": ["<unk>"],
+    "\ue001": ["<unk>"],
+    "\ue000\ue001": ["<unk>", "<unk>"],
+    "\ue000hello": ["<unk>", "hello</w>"],
+    "hello\ue001": ["hel", "lo", "<unk>"],
+    "x \ue000 y": ["x</w>", "<unk>", "y</w>"],
+    "it\ue000's Mr\ue001. can\ue000not": ["it", "<unk>", "'s</w>", "mr", "<unk>", ".</w>", "can", "<unk>", "not</w>"],
+    "\ue001Don't stop.\ue000": ["<unk>", "don't</w>", "stop", ".", "<unk>"],  # (spaCy: one word each)
+}
+
+
+@pytest.mark.parametrize("text", PRIVATE_USE_CASES)
+def test_private_use_characters_are_unknown_characters(tokenizer, text):
+    expected = PRIVATE_USE_CASES[text]
+    pipeline = GPT1Tokenizer(chunk_cache_size=0)
+    for tok in (tokenizer, pipeline):  # the chunk cache and the whole Rust pipeline
+        assert tok.tokenize(text) == expected
+        assert tok(text)["input_ids"] == tok.convert_tokens_to_ids(expected)
+    # Kept, not deleted: each is the text of one `<unk>` (offsets), and stays in the normalized text.
+    encoding = pipeline(text, return_offsets_mapping=True)
+    unknown = [text[a:b] for i, (a, b) in zip(encoding["input_ids"], encoding["offset_mapping"]) if i == 0]
+    assert unknown == [c for c in text if c in "\ue000\ue001"]
+    normalized = tokenizer.normalize_text(text)
+    assert [c for c in normalized if c in "\ue000\ue001"] == unknown
+    # Exactly what any other character outside the vocabulary gets (U+E002, U+E003), decoding included.
+    other = str.maketrans("\ue000\ue001", "\ue002\ue003")
+    assert tokenizer.tokenize(text.translate(other)) == expected
+    assert tokenizer.normalize_text(text.translate(other)) == normalized.translate(other)
+    ids = tokenizer(text)["input_ids"]
+    assert tokenizer.decode(ids) == tokenizer.decode(tokenizer(text.translate(other))["input_ids"])
+    assert tokenizer.decode(ids).count("<unk>") == len(unknown)
+    assert "<unk>" not in tokenizer.decode(ids, skip_special_tokens=True)
+
+
 def test_save_and_load(tmp_path, tokenizer):
     ft = GPT1Tokenizer(add_fine_tuning_framing=True)
     ft.save_pretrained(tmp_path)
@@ -337,3 +379,44 @@ def test_training_from_a_dataset():
     tok = train_tokenizer(rows, num_merges=10, min_frequency=1)
     assert len(json.loads(tok.backend_tokenizer.to_str())["model"]["merges"]) == 10
     assert tok.convert_ids_to_tokens(tok("the cat")["input_ids"])[0] == "the</w>"
+
+
+# --- scripts/train_tokenizer.py: a corpus into a vocabulary, and the user mistakes it refuses ----------------------
+
+
+def test_train_tokenizer_cli_refuses_user_mistakes(tmp_path: Path, capsys) -> None:
+    """Each used to end in a traceback, exit 1 without `error:`, or (a missing file, a folder without .txt files)
+    exit 0 with a vocabulary learnt from the path's own characters or from nothing."""
+    (tmp_path / "book.txt").write_text("the cat sat on the mat. the cat ran.\n" * 20)
+    (tmp_path / "latin1.txt").write_bytes("first line\ncafé au lait\n".encode("latin-1"))
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "no_txt").mkdir()
+    (tmp_path / "no_txt" / "notes.md").write_text("not read: only *.txt files of a folder are\n")
+    (tmp_path / "rows").mkdir()
+    (tmp_path / "rows" / "a.jsonl").write_text('{"body": "some text"}\n')
+    (tmp_path / "a_file").write_text("x")
+    out = ["--output_dir", str(tmp_path / "tok")]
+    book = ["--files", str(tmp_path / "book.txt")]
+    cases = [
+        ([], "give --files .* or --dataset"),
+        ([*book, "--dataset", "wikitext"], "give --files .* or --dataset, not both"),
+        (["--files", str(tmp_path / "missing.txt")], "--files .*missing.txt: no such file or folder"),
+        (["--files", str(tmp_path / "no_txt")], "--files .*no_txt: the folder holds no .txt files"),
+        (["--files", str(tmp_path / "empty.txt")], "no text to learn from: .*empty.txt is empty"),
+        (["--files", str(tmp_path / "latin1.txt")], r"latin1.txt: line 2 is not UTF-8 \(byte 0xe9 at column 4\)"),
+        ([*book, "--num_merges", "0"], "--num_merges must be a positive integer, got 0"),
+        ([*book, "--num_merges", "-1"], "--num_merges must be a positive integer, got -1"),
+        ([*book, "--min_frequency", "-3"], "--min_frequency must be a positive integer, got -3"),
+        ([*book, "--output_dir", str(tmp_path / "a_file" / "tok")], "--output_dir .*: .*a_file is a file"),
+        (["--dataset", "nobody/no-such-corpus"], "cannot load the dataset 'nobody/no-such-corpus'"),
+        (["--dataset", str(tmp_path / "rows")], r"has no column 'text' \(its columns: body\); pass --text_column"),
+    ]
+    for extra, message in cases:
+        assert train_tokenizer_main([*out, *extra]) == 2, extra
+        err = capsys.readouterr().err
+        errors = [line for line in err.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and "Traceback" not in err, (extra, err)
+        assert re.search(message, errors[0]), (extra, errors[0])
+    assert not (tmp_path / "tok").exists()
+    assert train_tokenizer_main([*out, *book, "--num_merges", "5", "--min_frequency", "1"]) == 0
+    assert (tmp_path / "tok" / "vocab.json").is_file()

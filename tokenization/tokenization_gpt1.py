@@ -335,9 +335,13 @@ def _parse_exceptions() -> tuple[list[list[str]], list[str]]:
 _WS = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # Marks both sides of a split made by a spaCy exception (`do|n't`): spaCy never splits those parts again, so no
 # later rule may split there. Removed before lower-casing.
-_MARK = "\ue000"
+_MARK = "\x1e"
 # Marks a position inside a spaCy exception kept whole (`Mr|.`); also removed before lower-casing.
-_KEEP = "\ue001"
+_KEEP = "\x1f"
+# Both marks are whitespace to Python (text_standardize makes them spaces) and the whitespace rules turn them into
+# spaces before the marks are written: no text can hold one by then, so a mark is never a user's character (a
+# printable private-use mark such as U+E000 was deleted from the text, and made or suppressed splits around it).
+assert all(c.isspace() and c not in " \n" for c in _MARK + _KEEP)
 # spaCy's punctuation, quotes and symbols ("icons": Unicode So) that it strips as prefixes and suffixes.
 _PUNCT = "…,:;!?¿¡()[]{}<>_#*&。？！，、；：～·।،۔؛٪"
 _QUOTES = "'\"”“`‘´’‚„»«"

@@ -123,28 +123,100 @@ class TrainTokenizerArguments:
     min_frequency: int = field(default=2, metadata={"help": "pairs seen fewer times are never merged"})
 
 
+class TrainTokenizerError(ValueError):
+    """A user mistake on the command line of `scripts/train_tokenizer.py`; `main` prints it as one `error:` line."""
+
+
+def _text_files(items: list[str]) -> list[Path]:
+    """The files `--files` names, as `train_tokenizer` reads them (a folder: its `*.txt` files, recursively)."""
+    files: list[Path] = []
+    for item in items:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found = sorted(path.rglob("*.txt"))
+            if not found:
+                raise TrainTokenizerError(f"--files {item}: the folder holds no .txt files")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:  # train_tokenizer would take the path itself for text to learn from
+            raise TrainTokenizerError(f"--files {item}: no such file or folder")
+    if all(f.stat().st_size == 0 for f in files):
+        raise TrainTokenizerError(f"no text to learn from: {', '.join(map(str, files[:3]))} is empty")
+    return files
+
+
+def _first_undecodable(files: list[Path]) -> str | None:
+    """'<file>: line N is not UTF-8 (...)' for the first such line, or None. Read only after a decode failed."""
+    for path in files:
+        with open(path, "rb") as f:
+            for number, line in enumerate(f, 1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    return (
+                        f"{path}: line {number} is not UTF-8 (byte 0x{line[e.start]:02x} at column {e.start + 1}); "
+                        "convert the file (from Latin-1: iconv -f latin1 -t utf-8)"
+                    )
+    return None
+
+
+def _load_rows(args: TrainTokenizerArguments) -> Any:
+    """`--dataset` as a `datasets.Dataset` holding `--text_column`."""
+    from datasets import load_dataset
+
+    try:
+        data = load_dataset(args.dataset, args.dataset_config, split=args.split)
+    except Exception as e:  # offline, no such dataset, config or split: the loader fails in many ways
+        raise TrainTokenizerError(f"cannot load the dataset {args.dataset!r}: {' '.join(str(e).split())}") from None
+    if args.text_column not in data.column_names:
+        raise TrainTokenizerError(
+            f"the dataset {args.dataset!r} has no column {args.text_column!r} (its columns: "
+            f"{', '.join(data.column_names)}); pass --text_column"
+        )
+    return data
+
+
+def _check_arguments(args: TrainTokenizerArguments) -> None:
+    """Refuse options that cannot give a vocabulary, before any text is read."""
+    if bool(args.files) == bool(args.dataset):
+        raise TrainTokenizerError("give --files (text files / folders) or --dataset, not both")
+    for name in ("num_merges", "min_frequency"):
+        if getattr(args, name) < 1:
+            raise TrainTokenizerError(f"--{name} must be a positive integer, got {getattr(args, name)}")
+    output = Path(args.output_dir).expanduser().absolute()
+    existing = next(p for p in (output, *output.parents) if p.exists())
+    if not existing.is_dir():  # found now rather than after the training
+        raise TrainTokenizerError(f"--output_dir {args.output_dir}: {existing} is a file, not a folder")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Train a GPT-1 vocabulary from the command line; prints the size and the time."""
+    """Train a GPT-1 vocabulary from the command line; prints the size and the time. Bad input exits 2 with one
+    `error:` line."""
+    import sys
+
     from transformers import HfArgumentParser
 
     (args,) = HfArgumentParser(TrainTokenizerArguments).parse_args_into_dataclasses(args=argv)
-    if bool(args.files) == bool(args.dataset):
-        raise SystemExit("give --files (text files / folders) or --dataset, not both")
-    if args.dataset:
-        from datasets import load_dataset
-
-        source = load_dataset(args.dataset, args.dataset_config, split=args.split)
-    else:
-        source = args.files
-    start = time.perf_counter()
-    tok = train_tokenizer(
-        source,
-        args.num_merges,
-        args.output_dir,
-        text_column=args.text_column,
-        min_frequency=args.min_frequency,
-        show_progress=True,
-    )
+    try:
+        _check_arguments(args)
+        files = _text_files(args.files) if args.files else []
+        source = _load_rows(args) if args.dataset else args.files
+        start = time.perf_counter()
+        try:
+            tok = train_tokenizer(
+                source,
+                args.num_merges,
+                args.output_dir,
+                text_column=args.text_column,
+                min_frequency=args.min_frequency,
+                show_progress=True,
+            )
+        except UnicodeDecodeError as e:  # the error names no file: find it (only now, so good text is read once)
+            raise TrainTokenizerError(_first_undecodable(files) or f"the text is not UTF-8 ({e})") from None
+    except TrainTokenizerError as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return 2
     print(
         f"{len(tok):,} tokens ({args.num_merges:,} merges) in {time.perf_counter() - start:.0f} s -> {args.output_dir}"
     )
