@@ -21,8 +21,19 @@ from typing import Any
 
 from transformers import HfArgumentParser
 
-from .finetuning import FinetuneArguments, finetune
+from .cli import user_error
+from .finetuning import (
+    FinetuneArguments,
+    FinetuneError,
+    check_arguments,
+    check_max_length,
+    finetune,
+    load_config_and_tokenizer,
+    resolve_task,
+)
+from .io import OutputDirError, check_output_dir
 from .results import PAPER_ABLATIONS, markdown_table, write_results
+from .tasks import TaskError, load_task_data
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +42,10 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "no_aux_lm": {"lm_coef": 0.0},
     "no_pretraining": {"from_scratch": True},
 }
+
+
+class AblationError(ValueError):
+    """A user mistake in the grid (unknown setting, transferred blocks the model lacks); one line, naming it."""
 
 
 @dataclass
@@ -56,12 +71,9 @@ class AblationArguments:
     seed: int = 42
 
 
-def ablation_runs(args: AblationArguments) -> list[FinetuneArguments]:
-    """One `FinetuneArguments` per setting, each writing under `<output_dir>/<setting>`."""
-    unknown = [s for s in args.settings if s not in SETTINGS]
-    if unknown:
-        raise ValueError(f"unknown ablation setting(s) {unknown}; choose from {', '.join(SETTINGS)}")
-    base = FinetuneArguments(
+def _base_run(args: AblationArguments) -> FinetuneArguments:
+    """The fine-tuning options every setting shares."""
+    return FinetuneArguments(
         task=args.task,
         model_name_or_path=args.model_name_or_path,
         data_dir=args.data_dir,
@@ -76,6 +88,16 @@ def ablation_runs(args: AblationArguments) -> list[FinetuneArguments]:
         save_strategy="no",  # comparisons only: the models are not kept
         eval_strategy="no",
     )
+
+
+def ablation_runs(args: AblationArguments) -> list[FinetuneArguments]:
+    """One `FinetuneArguments` per setting, each writing under `<output_dir>/<setting>`."""
+    unknown = [s for s in args.settings if s not in SETTINGS]
+    if unknown:
+        raise AblationError(f"unknown ablation setting(s) {unknown}; choose from {', '.join(SETTINGS)}")
+    if not args.settings and not args.transfer_layers:
+        raise AblationError("nothing to run: pass --settings and/or --transfer_layers")
+    base = _base_run(args)
     runs = {name: SETTINGS[name] for name in args.settings}
     runs.update({f"transfer_{k}": {"n_transfer_layers": k} for k in args.transfer_layers})
     return [
@@ -84,10 +106,37 @@ def ablation_runs(args: AblationArguments) -> list[FinetuneArguments]:
     ]
 
 
+def check_grid(args: AblationArguments) -> list[FinetuneArguments]:
+    """The runs, once every option, the checkpoint, the task's data and the output folders are known to be usable.
+
+    A grid is hours of fine-tuning: a mistake that only the third run would meet is found before the first starts.
+    The checks are `finetune`'s own, applied to every run; the checkpoint and the data are read once.
+    """
+    runs = ablation_runs(args)
+    check_output_dir(args.output_dir, overwrite=True)  # named as given, before the per-setting folders under it
+    base = _base_run(args)
+    task = resolve_task(base)
+    check_arguments(base)
+    check_max_length(base, task)
+    config, _ = load_config_and_tokenizer(base, task)
+    wrong = [k for k in args.transfer_layers if not 0 <= k <= config.n_layer]
+    if wrong:
+        raise AblationError(
+            f"--transfer_layers must be block counts from 0 to {config.n_layer} (the model's n_layer), got {wrong[0]}"
+        )
+    for run in runs:
+        check_arguments(run)
+        check_output_dir(run.output_dir, overwrite=True)
+    data = load_task_data(task, args.data_dir)
+    if task.train_split not in data:
+        raise AblationError(f"task {task.name!r} has no training split here (only {list(data)}): nothing to fine-tune")
+    return runs
+
+
 def run_ablations(args: AblationArguments) -> list[dict[str, Any]]:
     """Fine-tune every setting, then write `<output_dir>/ablations.{json,md}` with Table 5's figures beside ours."""
     results = []
-    for run in ablation_runs(args):
+    for run in check_grid(args):
         logger.info("ablation %s", run.run_name)
         result = finetune(run)
         result["paper"] = PAPER_ABLATIONS.get(run.run_name, {}).get(result["task"])
@@ -98,12 +147,15 @@ def run_ablations(args: AblationArguments) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`scripts/ablations.py`: run the grid, print the table."""
+    """`scripts/ablations.py`: run the grid, print the table. Bad input exits 2 with one `error:` line."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     (args,) = HfArgumentParser(AblationArguments).parse_args_into_dataclasses(args=argv)
-    results = run_ablations(args)
+    try:
+        results = run_ablations(args)
+    except (AblationError, FinetuneError, TaskError, OutputDirError) as e:
+        return user_error(e)
     print(markdown_table(results, title=f"Ablations: {args.task}"))
     return 0
 
 
-__all__ = ["SETTINGS", "AblationArguments", "ablation_runs", "main", "run_ablations"]
+__all__ = ["SETTINGS", "AblationArguments", "AblationError", "ablation_runs", "check_grid", "main", "run_ablations"]

@@ -15,6 +15,7 @@ import functools
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,19 @@ from typing import Any
 import numpy as np
 import torch
 from transformers import EvalPrediction, HfArgumentParser, Trainer, TrainingArguments, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+from transformers.utils import cached_file
 
 from modeling_gpt1 import GPT1Config, GPT1ForMultipleChoice, GPT1ForSequenceClassification
+from modeling_gpt1.modeling_gpt1 import GPT1ChoiceHead
 from tokenization import FINE_TUNING_TOKENS, GPT1Tokenizer, fit_to_model, prepare_for_finetuning
+from tokenization.tokenization_gpt1 import HUB_ID
 
-from .io import atomic_directory
+from .cli import one_line, user_error
+from .io import OutputDirError, atomic_directory, check_output_dir
 from .metrics import load_metric
 from .results import markdown_table, write_results
-from .tasks import TaskSpec, custom_task, encode_batch, get_task, load_task_data, pad_collate
+from .tasks import TaskError, TaskSpec, custom_task, encode_batch, get_task, load_task_data, pad_collate
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +54,10 @@ class FinetuneArguments:
                           "fine-tuned one (to evaluate or continue)."},
     )  # fmt: skip
     tokenizer_name: str | None = field(
-        default=None, metadata={"help": "Tokenizer folder; default: the checkpoint's, else the bundled GPT-1 one."}
-    )
+        default=None,
+        metadata={"help": "Tokenizer folder or Hub id; default: the checkpoint's own (a checkpoint folder without "
+                          f"tokenizer files needs this; {HUB_ID} is the original GPT-1 vocabulary, bundled)."},
+    )  # fmt: skip
     output_dir: str | None = field(default=None, metadata={"help": "Default: outputs/finetune/<task>."})
     data_dir: str | None = field(
         default=None, metadata={"help": "Local data: a root laid out like ../shared/data, or the task's folder. "
@@ -111,13 +119,72 @@ class FinetuneArguments:
     run_name: str | None = field(default=None, metadata={"help": "The row's name in the results table."})
 
 
+class FinetuneError(ValueError):
+    """A user mistake in the options or the checkpoint; `main` prints it as one `error:` line and exits 2."""
+
+
+def _positive(v: float | None) -> bool:
+    return v is not None and math.isfinite(v) and v > 0
+
+
+def _fraction(v: float) -> bool:
+    return 0 <= v < 1
+
+
+# (option, test, what it must be): checked before anything is read, so a typo costs nothing.
+OPTION_RULES: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
+    ("learning_rate", _positive, "positive"),
+    ("per_device_train_batch_size", _positive, "a positive integer"),
+    ("per_device_eval_batch_size", _positive, "a positive integer"),
+    ("num_train_epochs", _positive, "positive"),
+    ("max_steps", lambda v: v == -1 or v > 0, "a positive integer, or -1 to train for --num_train_epochs"),
+    ("max_length", lambda v: v is None or v > 0, "a positive integer"),
+    ("max_train_samples", lambda v: v is None or v > 0, "a positive integer"),
+    ("max_eval_samples", lambda v: v is None or v > 0, "a positive integer"),
+    ("warmup_ratio", _fraction, "in [0, 1)"),
+    ("weight_decay", lambda v: v >= 0, "zero or positive"),
+    ("max_grad_norm", lambda v: v >= 0, "zero (no clipping) or positive"),
+    ("lm_coef", lambda v: v >= 0, "zero (no auxiliary LM loss) or positive"),
+    ("classifier_dropout", _fraction, "in [0, 1)"),
+    ("logging_steps", _positive, "a positive integer"),
+    ("save_steps", _positive, "a positive integer"),
+    ("save_total_limit", lambda v: v is None or v > 0, "a positive integer"),
+    ("n_transfer_layers", lambda v: v is None or v >= 0, "zero or a positive integer"),
+    ("save_strategy", lambda v: v in ("no", "steps", "epoch"), "no, steps or epoch"),
+    ("eval_strategy", lambda v: v in ("no", "steps", "epoch"), "no, steps or epoch"),
+)
+
+
+def check_arguments(args: FinetuneArguments) -> None:
+    """Refuse out-of-range options (`OPTION_RULES`) with one message naming the option and its value."""
+    for name, ok, requirement in OPTION_RULES:
+        value = getattr(args, name)
+        if not ok(value):
+            raise FinetuneError(f"--{name} must be {requirement}, got {value}")
+    resume = args.resume_from_checkpoint
+    if resume not in (None, "last") and not Path(resume).is_dir():
+        raise FinetuneError(f"--resume_from_checkpoint {resume}: no such checkpoint folder")
+
+
+def check_max_length(args: FinetuneArguments, task: TaskSpec) -> None:
+    """A sequence must hold the framing tokens and at least one token of each text (shorter is never truncated)."""
+    texts = 1 if task.transform == "classification" else 2
+    framing = 2 if texts == 1 else 3  # _start_ ... _classify_, with a _delimiter_ between two texts
+    needed = framing + texts
+    if args.max_length is not None and args.max_length < needed:
+        raise FinetuneError(
+            f"--max_length must be at least {needed} for the {task.transform} transform (its framing tokens and one "
+            f"token of each text), got {args.max_length}"
+        )
+
+
 def resolve_task(args: FinetuneArguments) -> TaskSpec:
     """The table's task, or a custom one over `--train_file`/`--validation_file`."""
     if args.train_file is not None or args.validation_file is not None or args.task == "custom":
         files = {"train": args.train_file, "validation": args.validation_file}
         files = {k: v for k, v in files.items() if v is not None}
         if "validation" not in files:
-            raise ValueError("a custom task needs --validation_file (and --train_file to fine-tune)")
+            raise FinetuneError("a custom task needs --validation_file (and --train_file to fine-tune)")
         name = args.task if args.task not in ("custom", "demo") else "custom"
         return custom_task(
             args.transform, args.text_columns, args.label_column, args.label_names, data_files=files, name=name
@@ -125,26 +192,60 @@ def resolve_task(args: FinetuneArguments) -> TaskSpec:
     return get_task(args.task)
 
 
+def has_tokenizer_files(source: str) -> bool:
+    """Whether `source` (a folder or Hub id) holds a tokenizer: `tokenizer.json`, or `vocab.json` + `merges.txt`.
+
+    Asked first because `GPT1Tokenizer.from_pretrained` of a place without them quietly returns the bundled one.
+    """
+
+    def found(name: str) -> bool:
+        try:
+            kwargs = {"_raise_exceptions_for_missing_entries": False, "_raise_exceptions_for_connection_errors": False}
+            return cached_file(source, name, **kwargs) is not None
+        except (OSError, ValueError):  # an unreachable Hub; a path that is not a folder nor a valid repo id
+            return False
+
+    return found("tokenizer.json") or (found("vocab.json") and found("merges.txt"))
+
+
 def load_tokenizer(args: FinetuneArguments) -> GPT1Tokenizer:
-    """The tokenizer saved with the checkpoint, else the authors' vocabulary bundled with `tokenization`."""
+    """`--tokenizer_name`, else the tokenizer saved with the checkpoint; a place without tokenizer files is an error.
+
+    The bundled vocabulary is used only for the original GPT-1 (`openai-community/openai-gpt`, whose vocabulary it
+    is) when the Hub is unreachable: guessing it for any other checkpoint would silently pair it with embeddings
+    trained on another vocabulary.
+    """
     source = args.tokenizer_name or args.model_name_or_path
-    try:
-        return GPT1Tokenizer.from_pretrained(source)
-    except (OSError, ValueError) as err:
-        if args.tokenizer_name is not None:
-            raise
-        logger.info("no tokenizer with %s (%s): using the bundled GPT-1 vocabulary", source, err)
+    if has_tokenizer_files(source):
+        try:
+            return GPT1Tokenizer.from_pretrained(source)
+        except (OSError, ValueError) as err:
+            raise FinetuneError(f"cannot load the tokenizer in {source}: {one_line(err)}") from None
+    if source == HUB_ID and not Path(source).exists():
+        logger.info("the Hub's %s tokenizer is unreachable: using the bundled copy of its vocabulary", source)
         return GPT1Tokenizer()
+    if args.tokenizer_name is not None:
+        raise FinetuneError(
+            f"--tokenizer_name {source}: no tokenizer files there (tokenizer.json, or vocab.json + merges.txt)"
+        )
+    raise FinetuneError(
+        f"the checkpoint {source} has no tokenizer files (tokenizer.json, or vocab.json + merges.txt): pass "
+        f"--tokenizer_name with the tokenizer it was trained with (a folder, or {HUB_ID} for the original vocabulary)"
+    )
 
 
-def load_model(args: FinetuneArguments, task: TaskSpec) -> tuple[torch.nn.Module, GPT1Tokenizer]:
-    """The task's head on the checkpoint (or a random init of its config), with the fine-tuning tokens in place."""
+def load_config(args: FinetuneArguments, task: TaskSpec) -> GPT1Config:
+    """The checkpoint's config with the task's head settings (labels, problem type, dropout, lm_coef)."""
+    source = args.model_name_or_path
+    if source.startswith(("/", ".", "~")) and not Path(source).expanduser().is_dir():
+        raise FinetuneError(f"--model_name_or_path {source}: no such checkpoint folder")
     try:
-        config = GPT1Config.from_pretrained(args.model_name_or_path)
-    except OSError as err:
-        raise OSError(
-            f"cannot load a GPT-1 checkpoint from {args.model_name_or_path!r}: {err}\n(pass --model_name_or_path "
-            "a local folder from scripts/pretrain.py or scripts/convert.py when the Hub is unreachable)"
+        config = GPT1Config.from_pretrained(source)
+    except (OSError, ValueError) as err:  # no such folder or repo, no config.json, an invalid config
+        raise FinetuneError(
+            f"cannot load a GPT-1 checkpoint from {args.model_name_or_path!r} ({one_line(err)}); pass "
+            "--model_name_or_path a local folder from scripts/pretrain.py or scripts/convert.py when the Hub is "
+            "unreachable"
         ) from None
     config.lm_coef = args.lm_coef
     config.summary_first_dropout = args.classifier_dropout
@@ -154,32 +255,117 @@ def load_model(args: FinetuneArguments, task: TaskSpec) -> tuple[torch.nn.Module
         if task.label_names is not None:
             config.id2label = dict(enumerate(task.label_names))
             config.label2id = {name: i for i, name in enumerate(task.label_names)}
-    model_class = GPT1ForMultipleChoice if task.transform == "multiple_choice" else GPT1ForSequenceClassification
-    tokenizer = load_tokenizer(args)
+    if args.n_transfer_layers is not None and args.n_transfer_layers > config.n_layer:
+        raise FinetuneError(f"--n_transfer_layers must be in 0..{config.n_layer}, got {args.n_transfer_layers}")
+    return config
 
-    has_tokens = all(t in tokenizer.get_vocab() for t in FINE_TUNING_TOKENS)
+
+def check_vocabulary(args: FinetuneArguments, config: GPT1Config, tokenizer: GPT1Tokenizer) -> None:
+    """The tokenizer must fit the checkpoint's embedding; only the fine-tuning tokens may be added to it."""
+    vocab = tokenizer.get_vocab()
+    has_tokens = all(t in vocab for t in FINE_TUNING_TOKENS)
+    base = len(tokenizer) - sum(t in vocab for t in FINE_TUNING_TOKENS)
+    if base > config.vocab_size and not args.from_scratch:
+        raise FinetuneError(
+            f"the tokenizer ({args.tokenizer_name or args.model_name_or_path}) has {base} tokens but the checkpoint "
+            f"{args.model_name_or_path} embeds only {config.vocab_size} (vocab_size): they were not trained together; "
+            "pass --tokenizer_name with the checkpoint's own tokenizer"
+        )
     if not (has_tokens and config.vocab_size >= len(tokenizer)) and not (args.add_special_tokens or args.from_scratch):
-        raise ValueError(
+        raise FinetuneError(
             f"the checkpoint {args.model_name_or_path} has no embeddings for the fine-tuning tokens "
             f"{', '.join(FINE_TUNING_TOKENS)} (vocab_size {config.vocab_size}, tokenizer {len(tokenizer)} tokens); "
             "pass --add_special_tokens to append them (new rows drawn from N(0, 0.02), as the paper)"
         )
+
+
+def load_config_and_tokenizer(args: FinetuneArguments, task: TaskSpec) -> tuple[GPT1Config, GPT1Tokenizer]:
+    """The cheap half of `load_model`: everything that can be wrong with the checkpoint short of its weights."""
+    config = load_config(args, task)
+    tokenizer = load_tokenizer(args)
+    check_vocabulary(args, config, tokenizer)
+    return config, tokenizer
+
+
+def _model_class(task: TaskSpec) -> type:
+    return GPT1ForMultipleChoice if task.transform == "multiple_choice" else GPT1ForSequenceClassification
+
+
+# Every fine-tuning head's weights: a checkpoint fine-tuned under another transform holds one, which is dropped.
+FINETUNING_HEADS = ("score.", "multiple_choice_head.")
+
+
+def head_prefixes(model: torch.nn.Module) -> tuple[str, ...]:
+    """The model's task head (the paper's linear layer): the only weights a checkpoint may lack or hold in another
+    shape (a head trained for another label count)."""
+    return tuple(f"{name}." for name, module in model.named_modules() if isinstance(module, GPT1ChoiceHead))
+
+
+def _names(keys: list[str], shapes: dict[str, str] | None = None, most: int = 4) -> str:
+    shown = [f"{k} {shapes[k]}" if shapes else k for k in keys[:most]]
+    return ", ".join(shown) + (f" and {len(keys) - most} more" if len(keys) > most else "")
+
+
+def check_loading_info(model: torch.nn.Module, info: dict[str, Any], source: str) -> None:
+    """Refuse a checkpoint whose weights do not fill the model: only the task head may be initialised afresh.
+
+    `from_pretrained(..., ignore_mismatched_sizes=True)` re-initialises EVERY tensor of another shape, so a
+    config.json that does not describe its weights (no `n_embd`, a wrong `vocab_size` or `n_layer`) would
+    otherwise train a random model and report it as fine-tuned.
+    """
+    head = head_prefixes(model)
+    order = {k: i for i, k in enumerate(model.state_dict())}  # embeddings first, then the blocks in order
+
+    def in_order(k: str) -> tuple[int, str]:
+        return order.get(k, len(order)), k
+
+    shapes = {k: f"(checkpoint {list(ckpt)}, config {list(mine)})" for k, ckpt, mine in info["mismatched_keys"]}
+    mismatched = sorted((k for k in shapes if not k.startswith(head)), key=in_order)
+    missing = sorted((k for k in info["missing_keys"] if not k.startswith(head)), key=in_order)
+    unexpected = sorted(k for k in info["unexpected_keys"] if not k.startswith(FINETUNING_HEADS))
+    problems = [
+        f"{len(mismatched)} tensor(s) of another shape: {_names(mismatched, shapes)}" if mismatched else "",
+        f"{len(missing)} tensor(s) missing: {_names(missing)}" if missing else "",
+        f"{len(unexpected)} tensor(s) the config has no place for: {_names(unexpected)}" if unexpected else "",
+    ]
+    if any(problems):
+        raise FinetuneError(
+            f"the checkpoint {source} does not match its config.json ({'; '.join(p for p in problems if p)}); only "
+            f"the task head ({', '.join(p + '*' for p in head)}) may be initialised afresh: fix config.json "
+            "(n_embd, n_layer, n_head, vocab_size, n_positions) to describe the weights"
+        )
+
+
+def build_model(
+    args: FinetuneArguments, task: TaskSpec, config: GPT1Config, tokenizer: GPT1Tokenizer
+) -> tuple[torch.nn.Module, GPT1Tokenizer]:
+    """The task's head on the checkpoint's weights (or a random init), with the fine-tuning tokens in place."""
+    model_class = _model_class(task)
     if args.from_scratch:
         model = model_class(config)
     else:
-        # A head trained for another task (other label count) is dropped and re-initialised, never reused.
-        model = model_class.from_pretrained(args.model_name_or_path, config=config, ignore_mismatched_sizes=True)
+        # A head trained for another task (other label count) is dropped and re-initialised, never reused; the
+        # loading report shows that nothing else was.
+        model, info = model_class.from_pretrained(
+            args.model_name_or_path, config=config, ignore_mismatched_sizes=True, output_loading_info=True
+        )
+        check_loading_info(model, info, args.model_name_or_path)
         if args.n_transfer_layers is not None:
             reinit_layers(model, args.n_transfer_layers)
-    model, tokenizer = prepare_for_finetuning(model, tokenizer)
-    return model, tokenizer
+    # The embedding grows here (after loading) for the fine-tuning tokens when the checkpoint lacks them.
+    return prepare_for_finetuning(model, tokenizer)
+
+
+def load_model(args: FinetuneArguments, task: TaskSpec) -> tuple[torch.nn.Module, GPT1Tokenizer]:
+    """The task's head on the checkpoint (or a random init of its config), with the fine-tuning tokens in place."""
+    return build_model(args, task, *load_config_and_tokenizer(args, task))
 
 
 def reinit_layers(model: torch.nn.Module, n_transfer_layers: int) -> None:
     """Keep the embeddings and the first `n_transfer_layers` blocks; draw the others afresh (the paper's Fig. 2)."""
     blocks = model.transformer.h
     if not 0 <= n_transfer_layers <= len(blocks):
-        raise ValueError(f"n_transfer_layers must be in 0..{len(blocks)}, got {n_transfer_layers}")
+        raise FinetuneError(f"n_transfer_layers must be in 0..{len(blocks)}, got {n_transfer_layers}")
     # The blocks of a freshly built model carry the model's own init (transformers 5 skips re-initialising
     # weights it has already loaded, so `_init_weights` on loaded blocks would be a no-op).
     fresh = type(model)(model.config).transformer.h
@@ -204,6 +390,11 @@ def compute_metrics_fn(task: TaskSpec):
     return compute
 
 
+def get_last_checkpoint_or_none(output_dir: Path) -> str | None:
+    """The newest `checkpoint-N` folder of a Trainer run in `output_dir`, if any."""
+    return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+
+
 def _slice(dataset, n: int | None, seed: int):
     return dataset if n is None or n >= len(dataset) else dataset.shuffle(seed=seed).select(range(n))
 
@@ -215,17 +406,23 @@ def finetune(args: FinetuneArguments) -> dict[str, Any]:
     the settings, and where the model was saved (`<output_dir>/model`, loadable with the Auto classes).
     """
     start = time.time()
+    # Every check that can fail on the user's input runs before the long work (loading weights, tokenising).
+    check_arguments(args)
     task = resolve_task(args)
-    output_dir = Path(args.output_dir or f"outputs/finetune/{task.name}")
-    set_seed(args.seed)
-    model, tokenizer = load_model(args, task)
-
+    check_max_length(args, task)
+    # A non-empty folder is fine: resuming reads the Trainer checkpoints there, a new run replaces its own files.
+    output_dir = check_output_dir(args.output_dir or f"outputs/finetune/{task.name}", overwrite=True)
+    if args.do_train and args.resume_from_checkpoint == "last" and get_last_checkpoint_or_none(output_dir) is None:
+        raise FinetuneError(f"--resume_from_checkpoint last: no Trainer checkpoint in {output_dir} to resume from")
+    config, tokenizer = load_config_and_tokenizer(args, task)
     data = load_task_data(task, args.data_dir)
     if args.do_train and task.train_split not in data:
-        raise ValueError(
+        raise FinetuneError(
             f"task {task.name!r} has no training split here (only {list(data)}): evaluate a model fine-tuned "
             "elsewhere with --do_train false"
         )
+    set_seed(args.seed)
+    model, tokenizer = build_model(args, task, config, tokenizer)
     max_length = min(args.max_length or model.config.n_positions, model.config.n_positions)
     encode = functools.partial(encode_batch, task, tokenizer, max_length=max_length)
     splits = {}
@@ -307,14 +504,31 @@ def finetune(args: FinetuneArguments) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`scripts/finetune.py`: fine-tune, print the results table."""
+    """`scripts/finetune.py`: fine-tune, print the results table. Bad input exits 2 with one `error:` line."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     (args,) = HfArgumentParser(FinetuneArguments).parse_args_into_dataclasses(args=argv)
-    results = finetune(args)
+    try:
+        results = finetune(args)
+    except (FinetuneError, TaskError, OutputDirError) as e:
+        return user_error(e)
     print(markdown_table([results], title=f"Fine-tuning: {results['task']}"))
     if math.isnan(float(results["metrics"].get(results["main_metric"], float("nan")))):
         return 1
     return 0
 
 
-__all__ = ["FinetuneArguments", "compute_metrics_fn", "finetune", "load_model", "main", "resolve_task"]
+__all__ = [
+    "FinetuneArguments",
+    "FinetuneError",
+    "build_model",
+    "check_arguments",
+    "check_loading_info",
+    "compute_metrics_fn",
+    "finetune",
+    "head_prefixes",
+    "load_config_and_tokenizer",
+    "load_model",
+    "load_tokenizer",
+    "main",
+    "resolve_task",
+]

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,9 @@ from typing import Any
 
 import pandas as pd
 from datasets import ClassLabel, Dataset, DatasetDict, Value, load_dataset
+from datasets.exceptions import DatasetGenerationError
+
+logger = logging.getLogger(__name__)
 
 TRANSFORMS = ("classification", "entailment", "similarity", "multiple_choice")
 
@@ -35,6 +40,14 @@ STORY_CLOZE_VALID = 374
 
 # Bundled with the package (gpt1/demo_data, package data), so it is found after a non-editable install too.
 DEMO_DATA = Path(__file__).resolve().parent / "demo_data" / "classification"
+
+
+class TaskError(ValueError):
+    """A user mistake in a task or its data (unknown task, missing column, bad label): one line, naming it."""
+
+
+class MissingDataError(TaskError, FileNotFoundError):
+    """A data file or folder that does not exist (also a `FileNotFoundError`, what callers caught before)."""
 
 
 @dataclass(frozen=True)
@@ -76,15 +89,15 @@ class TaskSpec:
 
     def __post_init__(self) -> None:
         if self.transform not in TRANSFORMS:
-            raise ValueError(f"task {self.name!r}: unknown transform {self.transform!r}; choose from {TRANSFORMS}")
+            raise TaskError(f"task {self.name!r}: unknown transform {self.transform!r}; choose from {TRANSFORMS}")
         wanted = {"classification": 1, "entailment": 2, "similarity": 2}.get(self.transform)
         if wanted is not None and len(self.text_columns) != wanted:
-            raise ValueError(
+            raise TaskError(
                 f"task {self.name!r}: the {self.transform} transform takes {wanted} text column(s), "
                 f"got {list(self.text_columns)}"
             )
         if self.transform == "multiple_choice" and len(self.text_columns) < 3:
-            raise ValueError(
+            raise TaskError(
                 f"task {self.name!r}: multiple_choice takes a context column and at least two answer columns, "
                 f"got {list(self.text_columns)}"
             )
@@ -115,7 +128,7 @@ class TaskSpec:
 def read_tsv(path: Path, header: bool = True, names: Sequence[str] | None = None) -> pd.DataFrame:
     """A GLUE TSV as strings. Quotes are literal text in GLUE (QUOTE_NONE, as the GLUE loaders read them)."""
     if not path.is_file():
-        raise FileNotFoundError(f"missing data file {path}")
+        raise MissingDataError(f"missing data file {path}")
     return pd.read_csv(
         path,
         sep="\t",
@@ -144,7 +157,7 @@ def _glue_loader(columns: dict[str, str], header: bool = True, names=None) -> Ca
                 df = read_tsv(path, header=header, names=names)
                 missing = [c for c in columns if c not in df.columns]
                 if missing:
-                    raise ValueError(f"{path} lacks column(s) {missing}; it has {list(df.columns)}")
+                    raise TaskError(f"{path} lacks column(s) {missing}; it has {list(df.columns)}")
                 splits[split] = _frame(df, columns)
         return DatasetDict(splits)
 
@@ -173,16 +186,18 @@ def load_story_cloze(folder: Path) -> DatasetDict:
 
     path = folder / "storycloze_val_2016.csv"
     if not path.is_file():
-        raise FileNotFoundError(f"missing data file {path}")
+        raise MissingDataError(f"missing data file {path}")
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     sentences = [f"InputSentence{i}" for i in range(1, 5)]
     needed = [*sentences, "RandomFifthSentenceQuiz1", "RandomFifthSentenceQuiz2", "AnswerRightEnding"]
     missing = [c for c in needed if c not in df.columns]
     if missing:
-        raise ValueError(f"{path} lacks column(s) {missing}; it has {list(df.columns)}")
+        raise TaskError(f"{path} lacks column(s) {missing}; it has {list(df.columns)}")
+    if len(df) <= STORY_CLOZE_VALID:
+        raise TaskError(f"{path} has {len(df)} rows; the authors' split needs more than {STORY_CLOZE_VALID}")
     stories = [" ".join(row) for row in df[sentences].itertuples(index=False)]
     endings1, endings2 = df["RandomFifthSentenceQuiz1"].tolist(), df["RandomFifthSentenceQuiz2"].tolist()
-    labels = [int(y) - 1 for y in df["AnswerRightEnding"]]
+    labels = story_cloze_labels(df["AnswerRightEnding"].tolist(), path)
     tr_s, va_s, tr_1, va_1, tr_2, va_2, tr_y, va_y = train_test_split(
         stories, endings1, endings2, labels, test_size=STORY_CLOZE_VALID, random_state=STORY_CLOZE_SEED
     )
@@ -191,6 +206,17 @@ def load_story_cloze(folder: Path) -> DatasetDict:
         return Dataset.from_dict({"story": s, "ending1": e1, "ending2": e2, "label": y})
 
     return DatasetDict(train=dataset(tr_s, tr_1, tr_2, tr_y), validation=dataset(va_s, va_1, va_2, va_y))
+
+
+def story_cloze_labels(answers: Sequence[str], path: Path) -> list[int]:
+    """`AnswerRightEnding` (1 or 2) as the choice index 0 or 1; any other value is an error naming its row."""
+    bad = [i for i, answer in enumerate(answers) if answer.strip() not in ("1", "2")]
+    if bad:
+        more = f" ({len(bad)} rows in all)" if len(bad) > 1 else ""
+        raise TaskError(
+            f"{path}, row {bad[0] + 1} after the header: AnswerRightEnding must be 1 or 2, got {answers[bad[0]]!r}{more}"
+        )
+    return [int(answer) - 1 for answer in answers]
 
 
 def _files_loader(train: str, validation: str) -> Callable[[Path], DatasetDict]:
@@ -274,7 +300,7 @@ def get_task(name: str) -> TaskSpec:
     for task in TASKS.values():
         if task.name.replace("_", "") == key:
             return task
-    raise ValueError(f"unknown task {name!r}; choose from {', '.join(TASKS)} (or pass --train_file for your own)")
+    raise TaskError(f"unknown task {name!r}; choose from {', '.join(TASKS)} (or pass --train_file for your own)")
 
 
 def custom_task(
@@ -305,13 +331,20 @@ def load_files(data_files: dict[str, str]) -> DatasetDict:
     """CSV, TSV or JSON(-lines) files through `datasets` (the format is taken from the first file's suffix)."""
     for split, path in data_files.items():
         if not Path(path).is_file():
-            raise FileNotFoundError(f"missing {split} file {path}")
+            raise MissingDataError(f"missing {split} file {path}")
     suffix = Path(next(iter(data_files.values()))).suffix.lower()
     if suffix in (".json", ".jsonl"):
-        return load_dataset("json", data_files=data_files)
-    if suffix in (".csv", ".tsv"):
-        return load_dataset("csv", data_files=data_files, delimiter="\t" if suffix == ".tsv" else ",")
-    raise ValueError(f"unsupported data file type {suffix!r} (use .csv, .tsv, .json or .jsonl)")
+        kwargs: dict[str, Any] = {}
+    elif suffix in (".csv", ".tsv"):
+        # keep_default_na=False: a cell is what the file says ("NA", "None", "null" are text), an empty one is "".
+        kwargs = {"delimiter": "\t" if suffix == ".tsv" else ",", "keep_default_na": False}
+    else:
+        raise TaskError(f"unsupported data file type {suffix!r} (use .csv, .tsv, .json or .jsonl)")
+    try:
+        return load_dataset("json" if not kwargs else "csv", data_files=data_files, **kwargs)
+    except DatasetGenerationError as err:
+        cause = err.__cause__ or err
+        raise TaskError(f"cannot read {', '.join(data_files.values())}: {' '.join(str(cause).split())}") from None
 
 
 def load_task_data(task: TaskSpec, data_dir: str | Path | None = None) -> DatasetDict:
@@ -323,22 +356,67 @@ def load_task_data(task: TaskSpec, data_dir: str | Path | None = None) -> Datase
         root = Path(data_dir) if data_dir is not None else Path(task.local_dir)
         folder = root / task.local_dir if task.local_dir and (root / task.local_dir).is_dir() else root
         if not folder.is_dir():
-            raise FileNotFoundError(
+            raise MissingDataError(
                 f"task {task.name!r}: data folder {folder} does not exist (pass --data_dir: a folder laid out like "
                 f"../shared/data, holding {task.local_dir}/, or the task's own folder)"
             )
         data = task.load_local(folder)
     elif task.hub is not None:
-        data = load_dataset(*task.hub)
+        try:
+            data = load_dataset(*task.hub)
+        except OSError as err:  # offline, or no such dataset: say how to use local files instead
+            raise TaskError(
+                f"task {task.name!r}: cannot load {task.hub[0]} from the Hub ({' '.join(str(err).split())}); pass "
+                "--data_dir with its local files"
+            ) from None
     else:
-        raise ValueError(f"task {task.name!r} has no Hub copy: pass --data_dir with its local files")
+        raise TaskError(f"task {task.name!r} has no Hub copy: pass --data_dir with its local files")
     for split, dataset in data.items():
         missing = [c for c in task.columns if c not in dataset.column_names]
         if missing:
-            raise ValueError(
-                f"task {task.name!r}: the {split} split lacks column(s) {missing}; it has {dataset.column_names}"
-            )
-    return DatasetDict({split: normalize_labels(task, dataset, split) for split, dataset in data.items()})
+            hint = " (set --text_columns / --label_column)" if task.data_files is not None else ""
+            raise TaskError(f"{_where(task, split)} lacks column(s) {missing}; it has {dataset.column_names}{hint}")
+    return DatasetDict(
+        {
+            split: normalize_labels(task, fill_missing_texts(task, dataset, split), split)
+            for split, dataset in data.items()
+        }
+    )
+
+
+def _where(task: TaskSpec, split: str, row: int | None = None) -> str:
+    """Where data came from, for messages: the user's file, else the task's split; `row` (0-based) is named
+    counting from 1 (after the header row for CSV/TSV files)."""
+    path = (task.data_files or {}).get(split)
+    place = str(path) if path is not None else f"task {task.name!r}: the {split} split"
+    if row is None:
+        return place
+    after = " after the header" if path is not None and Path(path).suffix.lower() in (".csv", ".tsv") else ""
+    return f"{place}, row {row + 1}{after}"
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def as_text(value: Any) -> str:
+    """A text cell as a string: a missing one (None, NaN) is empty text, never the word "None" or "nan"."""
+    return "" if _is_missing(value) else value if isinstance(value, str) else str(value)
+
+
+def fill_missing_texts(task: TaskSpec, dataset: Dataset, split: str = "data") -> Dataset:
+    """Text columns as strings: a missing cell (JSON null or absent key, NaN) becomes empty text "", what the file
+    says. Empty cells are kept (a row may legitimately lack text) but a warning names the column and the count."""
+    for column in task.text_columns:
+        values = dataset.select_columns([column]).to_dict()[column]  # columnar: fast
+        texts = [as_text(v) for v in values]
+        empty = sum(1 for t in texts if not t.strip())
+        if empty:
+            rows = f"{empty} row{'s' if empty != 1 else ''}"
+            logger.warning("%s: %s with no text in column %r (read as empty text)", _where(task, split), rows, column)
+        if texts != values:
+            dataset = dataset.remove_columns(column).add_column(column, texts, feature=Value("string"))
+    return dataset
 
 
 def normalize_labels(task: TaskSpec, dataset: Dataset, split: str = "data") -> Dataset:
@@ -348,14 +426,12 @@ def normalize_labels(task: TaskSpec, dataset: Dataset, split: str = "data") -> D
     if values and all(v is None or v == -1 for v in values):
         return dataset  # an unlabelled test split
     if task.is_regression:
-        try:
-            floats = [float(v) for v in values]
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"task {task.name!r}: {split} labels must be numbers for regression ({err})") from None
+        floats = [_as_float(v) for v in values]
+        _refuse_bad_labels(task, split, values, [f is None for f in floats], "is not a number (a regression task)")
         lo, hi = task.label_range if task.label_range is not None else (float("-inf"), float("inf"))
-        bad = sorted({v for v in floats if not lo <= v <= hi})
-        if bad:
-            raise ValueError(f"task {task.name!r}: {split} labels {bad[:5]} lie outside the range [{lo}, {hi}]")
+        _refuse_bad_labels(
+            task, split, values, [not lo <= f <= hi for f in floats], f"lies outside the range [{lo}, {hi}]"
+        )
         return dataset.remove_columns(task.label_column).add_column(task.label_column, floats, feature=Value("float32"))
     allowed = list(task.label_names) if task.label_names is not None else [str(i) for i in range(task.num_labels)]
 
@@ -369,17 +445,31 @@ def normalize_labels(task: TaskSpec, dataset: Dataset, split: str = "data") -> D
         return i if 0 <= i < len(allowed) and i == float(v) else None
 
     ids = [to_id(v) for v in values]
-    bad = sorted({str(v) for v, i in zip(values, ids) if i is None})
-    if bad:
-        raise ValueError(
-            f"task {task.name!r}: {split} labels {bad[:5]} are outside the task's label set "
-            f"{allowed} (ids 0..{len(allowed) - 1} or these names)"
-        )
+    outside = f"is outside the task's label set {allowed} (ids 0..{len(allowed) - 1} or these names)"
+    _refuse_bad_labels(task, split, values, [i is None for i in ids], outside)
     if isinstance(dataset.features[task.label_column], ClassLabel):
         return dataset
     return dataset.remove_columns(task.label_column).add_column(
         task.label_column, ids, feature=ClassLabel(names=allowed)
     )
+
+
+def _as_float(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def _refuse_bad_labels(task: TaskSpec, split: str, values: list, bad: list[bool], problem: str) -> None:
+    """One error naming the first bad label's row and value, and how many rows are bad."""
+    rows = [i for i, b in enumerate(bad) if b]
+    if rows:
+        more = (
+            f" ({len(rows)} rows in all; values {sorted({str(values[i]) for i in rows})[:5]})" if len(rows) > 1 else ""
+        )
+        raise TaskError(f"{_where(task, split, rows[0])}: label {values[rows[0]]!r} {problem}{more}")
 
 
 # --- inputs ------------------------------------------------------------------------------------------------------
@@ -407,8 +497,8 @@ def encode_batch(task: TaskSpec, tokenizer: Any, batch: dict[str, list], max_len
     """
     views = text_pairs(task, batch)
     flat = [pair for example in views for pair in example]
-    firsts = [str(a) for a, _ in flat]
-    seconds = [str(b) for _, b in flat] if flat and flat[0][1] is not None else None
+    firsts = [as_text(a) for a, _ in flat]
+    seconds = [as_text(b) for _, b in flat] if task.transform != "classification" else None
     ids = tokenizer(firsts, seconds, truncation=True, max_length=max_length)["input_ids"]
     classify = tokenizer.classify_token_id
     if classify is None or any(not seq or seq[-1] != classify for seq in ids):
@@ -458,9 +548,13 @@ __all__ = [
     "STORY_CLOZE_SEED",
     "TASKS",
     "TRANSFORMS",
+    "MissingDataError",
+    "TaskError",
     "TaskSpec",
+    "as_text",
     "custom_task",
     "encode_batch",
+    "fill_missing_texts",
     "get_task",
     "load_files",
     "load_mrpc",
@@ -469,6 +563,7 @@ __all__ = [
     "normalize_labels",
     "pad_collate",
     "read_tsv",
+    "story_cloze_labels",
     "text_pairs",
     "with_fields",
 ]

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,9 +15,19 @@ import torch
 from transformers import AutoModelForMultipleChoice, AutoModelForSequenceClassification
 
 from gpt1.ablations import AblationArguments, run_ablations
-from gpt1.finetuning import FinetuneArguments, finetune, load_model, main, reinit_layers
+from gpt1.ablations import main as ablations_main
+from gpt1.finetuning import (
+    FinetuneArguments,
+    FinetuneError,
+    finetune,
+    load_model,
+    load_tokenizer,
+    main,
+    reinit_layers,
+)
 from gpt1.tasks import TASKS
 from modeling_gpt1 import GPT1Config, GPT1ForCausalLM, GPT1ForMultipleChoice, GPT1ForSequenceClassification
+from tests.conftest import cli_error
 from tokenization import GPT1Tokenizer
 
 
@@ -120,8 +134,6 @@ def test_cli_on_a_custom_csv_task(tiny_lm, tmp_path, capsys):
     ]  # fmt: skip
     assert main(argv) == 0
     assert "| custom | custom | accuracy |" in capsys.readouterr().out
-    with pytest.raises(ValueError, match=r"lacks column\(s\) \['sentence'\]"):
-        main([a if a != "text" else "sentence" for a in argv])
 
 
 def test_ablations_table_puts_table5_beside_ours(shared_data, tiny_lm, tmp_path):
@@ -134,3 +146,178 @@ def test_ablations_table_puts_table5_beside_ours(shared_data, tiny_lm, tmp_path)
     assert [r["run"] for r in results] == ["full", "no_pretraining"]
     table = (tmp_path / "ablations.md").read_text()
     assert "| full | sst2 | accuracy |" in table and "| 91.3 |" in table and "| 84.0 |" in table
+
+
+# --- reliability: checkpoints that do not match their config or lack a tokenizer, and user errors at the CLI ------
+
+
+def weights_only(checkpoint: Path, folder: Path, **config_changes) -> Path:
+    """A copy of `checkpoint` without its tokenizer files; `config_changes` edit config.json (None drops a key)."""
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(checkpoint / name, folder / name)
+    config = json.loads((folder / "config.json").read_text())
+    for key, value in config_changes.items():
+        config.pop(key) if value is None else config.update({key: value})
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+@pytest.mark.parametrize(
+    "changes, tensor",
+    [
+        ({"n_embd": None}, "transformer.tokens_embed.weight"),  # the default width 768 != the weights' 32
+        ({"vocab_size": 40481}, "transformer.tokens_embed.weight"),  # 40,481 rows in config, 40,478 in the weights
+        ({"n_layer": 1}, "transformer.h.1."),  # a block the config has no place for
+    ],
+    ids=["no_n_embd", "vocab_size", "n_layer"],
+)
+def test_checkpoint_that_disagrees_with_its_config_is_refused(tiny_lm, tmp_path, capsys, changes, tensor):
+    """Only the task head may be (re)initialised: any other tensor missing, mismatched or left over is an error."""
+    checkpoint = weights_only(tiny_lm, tmp_path / "ckpt", **changes)
+    GPT1Tokenizer().save_pretrained(checkpoint)
+    out = tmp_path / "out"
+    argv = [
+        "--task", "demo", "--model_name_or_path", str(checkpoint), "--output_dir", str(out), "--add_special_tokens",
+        "--max_train_samples", "4", "--max_eval_samples", "4", "--num_train_epochs", "1", "--max_length", "16",
+        "--save_strategy", "no", "--eval_strategy", "no",
+    ]  # fmt: skip
+    assert main(argv) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and tensor in errors[0] and "config.json" in errors[0], errors
+    assert not (out / "results.json").exists()
+
+
+def test_only_the_task_head_is_reinitialised(tiny_lm, tmp_path):
+    """A fine-tuned checkpoint loads under another head (other label count, other transform): the body is kept."""
+    model, tokenizer = load_model(FinetuneArguments(task="demo", model_name_or_path=str(tiny_lm),
+                                                    add_special_tokens=True), TASKS["demo"])  # fmt: skip
+    model.save_pretrained(tmp_path / "tuned")
+    tokenizer.save_pretrained(tmp_path / "tuned")
+    body = model.transformer.h[1].attn.c_attn.weight
+    three = FinetuneArguments(task="custom", validation_file="unused.csv", text_columns=["a"], label_names=["x", "y", "z"],
+                              model_name_or_path=str(tmp_path / "tuned"))  # fmt: skip
+    from gpt1.finetuning import resolve_task
+
+    for args, task in ((three, resolve_task(three)), (FinetuneArguments(model_name_or_path=str(tmp_path / "tuned")),
+                                                      TASKS["story_cloze"])):  # fmt: skip
+        other, _ = load_model(args, task)
+        assert torch.equal(other.transformer.h[1].attn.c_attn.weight, body)
+        assert other.config.vocab_size == 40481
+
+
+def test_checkpoint_folder_without_tokenizer_files_needs_tokenizer_name(tiny_lm, tmp_path):
+    torch.manual_seed(0)
+    small = tmp_path / "small"
+    GPT1ForCausalLM(GPT1Config.from_preset("tiny", vocab_size=512)).save_pretrained(small)
+    with pytest.raises(FinetuneError, match=r"no tokenizer files.*--tokenizer_name"):
+        load_model(
+            FinetuneArguments(task="demo", model_name_or_path=str(small), add_special_tokens=True), TASKS["demo"]
+        )
+    # Named explicitly, a tokenizer must still fit the embedding: 40,478 tokens do not fit 512 rows.
+    args = FinetuneArguments(task="demo", model_name_or_path=str(small), tokenizer_name=str(tiny_lm),
+                             add_special_tokens=True)  # fmt: skip
+    with pytest.raises(FinetuneError, match=r"40478 tokens.*512"):
+        load_model(args, TASKS["demo"])
+    bare = weights_only(tiny_lm, tmp_path / "bare")
+    args = dataclasses.replace(args, model_name_or_path=str(bare))
+    model, tokenizer = load_model(args, TASKS["demo"])
+    assert model.config.vocab_size == len(tokenizer) == 40481
+    # The original GPT-1's Hub id names the bundled vocabulary (its own) when the Hub is unreachable; others do not.
+    assert len(load_tokenizer(dataclasses.replace(args, tokenizer_name="openai-community/openai-gpt"))) == 40478
+    with pytest.raises(FinetuneError, match="--tokenizer_name someone/elsewhere: no tokenizer files"):
+        load_tokenizer(dataclasses.replace(args, tokenizer_name="someone/elsewhere"))
+
+
+def unwritable_folder(tmp_path: Path) -> Path:
+    """A folder this process cannot write in: a read-only one, or /sys for root (whom permissions do not stop)."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "read_only"
+        folder.mkdir(mode=0o500)
+        return folder
+    try:
+        os.close(tempfile.mkstemp(dir="/sys")[0])
+    except OSError:
+        return Path("/sys")
+    pytest.skip("no unwritable folder here: running as root and /sys is writable")
+
+
+# (name, changes to a good command line, what the one error line must say); "early": found before reading data.
+CLI_ERRORS = [
+    ("unknown_task", {"--task": "mnli", "--train_file": None, "--validation_file": None}, "unknown task 'mnli'", 1),
+    ("missing_column", {"--text_columns": "sentence"}, "lacks column(s) ['sentence']", 0),
+    ("label_outside_set", {"--label_names": ["neg", "good"]}, "train.csv, row 1 after the header: label 'pos'", 0),
+    ("no_special_tokens", {"--add_special_tokens": None}, "pass --add_special_tokens", 1),
+    ("output_dir_is_a_file", {"--output_dir": "{tmp}/train.csv"}, "is a file", 1),
+    ("output_dir_under_a_file", {"--output_dir": "{tmp}/train.csv/out"}, "train.csv is a file", 1),
+    ("output_dir_unwritable", {"--output_dir": "{ro}/out"}, "is not writable", 1),
+    ("learning_rate_zero", {"--learning_rate": "0"}, "--learning_rate must be positive, got 0.0", 1),
+    ("learning_rate_negative", {"--learning_rate": "-0.0001"}, "--learning_rate must be positive", 1),
+    ("batch_size_zero", {"--per_device_train_batch_size": "0"}, "--per_device_train_batch_size must be", 1),
+    ("max_length_zero", {"--max_length": "0"}, "--max_length must be", 1),
+    ("epochs_zero", {"--num_train_epochs": "0"}, "--num_train_epochs must be positive", 1),
+    ("epochs_negative", {"--num_train_epochs": "-2"}, "--num_train_epochs must be positive", 1),
+]
+
+
+@pytest.mark.parametrize("changes, expected, early", [c[1:] for c in CLI_ERRORS], ids=[c[0] for c in CLI_ERRORS])
+def test_cli_user_errors_exit_2_with_one_line(tiny_lm, tmp_path, capsys, monkeypatch, changes, expected, early):
+    """Each user mistake: exit status 2, one `error:` line naming it, no traceback, found before any tokenising or
+    model loading (and, for options and the output folder, before reading the data)."""
+    (tmp_path / "train.csv").write_text("text,label\ngreat fun,pos\ndull,neg\n")
+
+    def fail(*args, **kwargs):
+        raise AssertionError("long work started before the input was checked")
+
+    monkeypatch.setattr("gpt1.finetuning.encode_batch", fail)
+    monkeypatch.setattr(GPT1ForSequenceClassification, "from_pretrained", fail)
+    if early:
+        monkeypatch.setattr("gpt1.finetuning.load_task_data", fail)
+    ro = unwritable_folder(tmp_path) if "{ro}" in str(changes) else None
+    options = {
+        "--train_file": str(tmp_path / "train.csv"), "--validation_file": str(tmp_path / "train.csv"),
+        "--text_columns": "text", "--label_names": ["neg", "pos"], "--model_name_or_path": str(tiny_lm),
+        "--output_dir": str(tmp_path / "out"), "--add_special_tokens": [], "--max_length": "16",
+        "--save_strategy": "no", "--eval_strategy": "no",
+    }  # fmt: skip
+    options.update(changes)
+    argv = []
+    for flag, value in options.items():
+        if value is not None:
+            values = value if isinstance(value, list) else [value]
+            argv += [flag, *(v.format(tmp=tmp_path, ro=ro) for v in values)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and expected in errors[0], err
+    assert "Traceback" not in err
+
+
+ABLATION_MISTAKES = [
+    (["--settings", "full", "fulll"], r"unknown ablation setting\(s\) \['fulll'\]; choose from full"),
+    (["--task", "nope"], "unknown task 'nope'; choose from"),
+    (["--per_device_train_batch_size", "0"], "--per_device_train_batch_size must be a positive integer, got 0"),
+    (["--max_train_samples", "0"], "--max_train_samples must be a positive integer, got 0"),
+    (["--max_length", "-5"], "--max_length must be a positive integer, got -5"),
+    (["--num_train_epochs", "0"], "--num_train_epochs must be positive, got 0.0"),
+    (["--learning_rate=-1e-4"], "--learning_rate must be positive, got -0.0001"),
+    (["--transfer_layers", "1", "-1"], r"--transfer_layers must be block counts from 0 to 2 \(.*\), got -1"),
+    (["--transfer_layers", "9"], r"--transfer_layers must be block counts from 0 to 2 \(.*\), got 9"),
+    (["--output_dir", "{a_file}"], "output folder .*a_file is a file"),
+    (["--model_name_or_path", "{tmp}/nothing"], "--model_name_or_path .*nothing: no such checkpoint folder"),
+    (["--model_name_or_path", "nobody/no-such-lm"], "cannot load a GPT-1 checkpoint from 'nobody/no-such-lm'"),
+    (["--data_dir", "{tmp}/no-data"], "task 'sst2': data folder .*no-data does not exist"),
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), ABLATION_MISTAKES, ids=[" ".join(m[0]) for m in ABLATION_MISTAKES])
+def test_ablations_cli_refuses_user_mistakes_before_the_first_run(tiny_lm, tmp_path: Path, capsys, extra, message):
+    """Each of these used to end in a traceback, several only after a fine-tuning run (--num_train_epochs 0 ran
+    the grid untrained and exited 0). The grid is checked as a whole before its first run."""
+    (tmp_path / "a_file").write_text("not a folder")
+    places = {"tmp": tmp_path, "a_file": tmp_path / "a_file"}
+    extra = [arg.format(**places) for arg in extra]
+    base = ["--model_name_or_path", str(tiny_lm), "--data_dir", str(tmp_path), "--settings", "full"]
+    base += ["--output_dir", str(tmp_path / "out")]  # a later flag wins: `extra` overrides these
+    assert re.search(message, cli_error(ablations_main, [*base, *extra], capsys))
+    assert not (tmp_path / "out").exists()

@@ -13,6 +13,7 @@ from gpt1.tasks import (
     STORY_CLOZE_SEED,
     TASKS,
     TRANSFORMS,
+    TaskError,
     custom_task,
     encode_batch,
     get_task,
@@ -161,7 +162,7 @@ def test_bad_input_gets_one_clear_error(tmp_path):
     (tmp_path / "train.csv").write_text("sentence,label\ngood,maybe\n")
     task = custom_task("classification", ["sentence"], label_names=["neg", "pos"], data_files={
         "train": str(tmp_path / "train.csv")})  # fmt: skip
-    with pytest.raises(ValueError, match=r"labels \['maybe'\] are outside the task's label set"):
+    with pytest.raises(ValueError, match=r"label .maybe. is outside the task.s label set"):
         load_task_data(task)
     wrong = custom_task("classification", ["text"], label_names=["neg", "pos"], data_files=task.data_files)
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['text'\]"):
@@ -175,3 +176,95 @@ def test_bad_input_gets_one_clear_error(tmp_path):
         normalize_labels(TASKS["stsb"], stsb)
     with pytest.raises(ValueError, match="takes 2 text column"):
         custom_task("entailment", ["a"])
+
+
+# --- reliability: missing text cells, Story Cloze answers -------------------------------------------------------
+
+
+def test_missing_text_cells_are_empty_text_with_a_warning(tmp_path, tokenizer, caplog):
+    """An empty CSV cell or a JSON null is empty text, never the word "none"; a cell that says NA or None is text."""
+    (tmp_path / "train.csv").write_text("text,label\ngood film,1\n,0\nNA,1\nNone,0\n")
+    lines = [{"text": None, "label": 0}, {"text": "fine", "label": 1}, {"label": 1}]
+    (tmp_path / "dev.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    task = custom_task("classification", ["text"], label_names=["neg", "pos"], data_files={
+        "train": str(tmp_path / "train.csv")})  # fmt: skip
+    with caplog.at_level("WARNING", logger="gpt1.tasks"):
+        data = load_task_data(task)
+    assert data["train"]["text"] == ["good film", "", "NA", "None"]
+    assert "'text'" in caplog.text and "1 row" in caplog.text and "train.csv" in caplog.text
+    out = encode_batch(task, tokenizer, data["train"][:], 16)
+    assert ids_to_tokens(tokenizer, out["input_ids"][1]) == ["_start_", "_classify_"]
+    assert ids_to_tokens(tokenizer, out["input_ids"][3])[1] == "none</w>"  # the file says None
+    task = custom_task("classification", ["text"], label_names=["neg", "pos"], data_files={
+        "validation": str(tmp_path / "dev.jsonl")})  # fmt: skip
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="gpt1.tasks"):
+        assert load_task_data(task)["validation"]["text"] == ["", "fine", ""]
+    assert "'text'" in caplog.text and "2 rows" in caplog.text
+
+
+def test_encode_batch_reads_a_missing_text_as_empty(tokenizer):
+    task = custom_task("entailment", ["a", "b"], label_names=["n", "p"])
+    out = encode_batch(task, tokenizer, {"a": ["the cat"], "b": [None], "label": [0]}, 16)
+    assert ids_to_tokens(tokenizer, out["input_ids"][0]) == [
+        "_start_",
+        "the</w>",
+        "cat</w>",
+        "_delimiter_",
+        "_classify_",
+    ]
+    out = encode_batch(task, tokenizer, {"a": [float("nan")], "b": ["a dog"], "label": [0]}, 16)
+    assert "nan</w>" not in ids_to_tokens(tokenizer, out["input_ids"][0])
+
+
+def write_story_cloze(folder, answers) -> None:
+    """`storycloze_val_2016.csv` in the release's exact format (header, quoted cells where needed), one row per
+    answer; 400 rows or more so the authors' 374-row validation split fits."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "storycloze_val_2016.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["InputStoryid", *[f"InputSentence{i}" for i in range(1, 5)], "RandomFifthSentenceQuiz1",
+                         "RandomFifthSentenceQuiz2", "AnswerRightEnding"])  # fmt: skip
+        for i, answer in enumerate(answers):
+            story = [f"Sam woke up on day {i}.", "He was hungry, so he ate.", "Then he went out.", "It rained."]
+            writer.writerow([f"id-{i}", *story, "He got wet.", "He flew to the moon.", answer])
+
+
+def test_story_cloze_small_file_in_the_release_format(tmp_path):
+    write_story_cloze(tmp_path / "storycloze", ["1", "2"] * 200)
+    data = load_task_data(TASKS["story_cloze"], tmp_path)
+    assert (len(data["train"]), len(data["validation"])) == (26, 374)
+    assert set(data["train"]["label"]) | set(data["validation"]["label"]) == {0, 1}
+
+
+@pytest.mark.parametrize("answer", ["", "3", "0", "one", "1.5"])
+def test_story_cloze_answer_must_be_1_or_2(tmp_path, answer):
+    answers = ["1", "2"] * 200
+    answers[6] = answer
+    write_story_cloze(tmp_path / "storycloze", answers)
+    with pytest.raises(TaskError) as info:
+        load_task_data(TASKS["story_cloze"], tmp_path)
+    message = str(info.value)
+    assert "storycloze_val_2016.csv" in message and "row 7" in message and "AnswerRightEnding" in message
+    assert f"got {answer!r}" in message and "1 or 2" in message and "\n" not in message
+
+
+def test_task_errors_are_value_errors_with_one_line(tmp_path):
+    """Every user mistake the task layer finds is a `TaskError` (a ValueError) that `main` turns into `error:`."""
+    with pytest.raises(TaskError, match="unknown task 'mnli'"):
+        get_task("mnli")
+    with pytest.raises(TaskError, match="unknown transform"):
+        custom_task("regression", ["a"])
+    (tmp_path / "train.csv").write_text("sentence,label\ngood,pos\nfine,pos\nbad,maybe\n")
+    task = custom_task("classification", ["sentence"], label_names=["neg", "pos"], data_files={
+        "train": str(tmp_path / "train.csv")})  # fmt: skip
+    with pytest.raises(TaskError, match=r"train\.csv.*row 3.*'maybe'"):
+        load_task_data(task)
+    with pytest.raises(TaskError, match=r"train\.csv lacks column\(s\) \['text'\]"):
+        load_task_data(custom_task("classification", ["text"], label_names=["n", "p"], data_files=task.data_files))
+    (tmp_path / "scores.csv").write_text("a,b,label\nx,y,1.5\nx,y,high\n")
+    task = custom_task("similarity", ["a", "b"], data_files={"train": str(tmp_path / "scores.csv")})
+    with pytest.raises(TaskError, match=r"scores\.csv.*row 2.*'high'"):
+        load_task_data(task)
+    with pytest.raises(TaskError, match="missing train file"):
+        load_task_data(custom_task("classification", ["a"], data_files={"train": str(tmp_path / "none.csv")}))
