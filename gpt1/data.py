@@ -13,7 +13,9 @@ corpus's Arrow files, so a second run over the same corpus with the same tokeniz
 
 from __future__ import annotations
 
+import codecs
 import glob
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -121,7 +123,9 @@ def load_corpus(
     `load_dataset(source, dataset_config, split=split)`. Plain-text files are read one paragraph per record
     (paragraphs are separated by blank lines), with hard line wraps inside a paragraph joined unless
     `unwrap_lines=False` (verse, code); JSON-lines and parquet files are read from their `text_column`.
-    Empty records are dropped; a corpus without any text is an error.
+    Empty records and zero-byte files are dropped; a corpus without any text is an error. A file that cannot be
+    read is named in the `CorpusError` with where and why (not UTF-8 from line N, invalid JSON on line N, no
+    parquet file).
     """
     if isinstance(source, str | Path) and not _looks_local(str(source)):
         try:
@@ -130,17 +134,16 @@ def load_corpus(
             raise CorpusError(
                 f"{str(source)!r} is no local file, folder or glob, and loading it as a Hub dataset failed: {e}"
             ) from e
-        parts = [_text_column(corpus, text_column, str(source))]
+        parts, groups = [_text_column(corpus, text_column, str(source))], {}
     else:
         parts = []
-        for builder, files in resolve_corpus_files(source).items():
+        groups = _drop_empty_files(resolve_corpus_files(source), source)
+        for builder, files in groups.items():
             kwargs: dict[str, Any] = {"sample_by": "paragraph"} if builder == "text" else {}
             try:
                 data = load_dataset(builder, data_files=files, split="train", cache_dir=cache_dir, **kwargs)
-            except Exception as e:  # malformed JSON, unreadable parquet, bad encoding
-                raise CorpusError(
-                    f"cannot read the {builder} files {files[:3]}{' ...' if len(files) > 3 else ''}: {e}"
-                ) from e
+            except Exception as e:  # malformed JSON, unreadable parquet, bad encoding: find the file and the line
+                raise _unreadable({builder: files}, e) from e
             if builder == "text":
                 if unwrap_lines:
                     data = data.map(_unwrap, batched=True, desc="joining wrapped lines")
@@ -148,12 +151,120 @@ def load_corpus(
             else:
                 parts.append(_text_column(data, text_column, ", ".join(files[:3])))
     corpus = concatenate_datasets(parts) if len(parts) > 1 else parts[0]
-    corpus = corpus.filter(
-        lambda batch: [bool(t and t.strip()) for t in batch["text"]], batched=True, desc="dropping empty records"
-    )
+    try:
+        corpus = corpus.filter(
+            lambda batch: [bool(t and t.strip()) for t in batch["text"]], batched=True, desc="dropping empty records"
+        )
+    except UnicodeDecodeError as e:  # the JSON reader stores invalid UTF-8 as is; the first read of the text fails
+        raise _unreadable(groups, e) from e
     if len(corpus) == 0:
         raise CorpusError(f"the corpus {source!r} is empty: it holds no text")
     return corpus
+
+
+# --- why a corpus file cannot be read ---------------------------------------------------------------------------
+# `datasets` reports a bad file as "An error occurred while generating the dataset", without the file or the line.
+# Only after a load has failed are the files scanned (streaming, stopping at the first fault), so a good corpus is
+# read once.
+
+
+def _drop_empty_files(groups: dict[str, list[str]], source: Any) -> dict[str, list[str]]:
+    """`groups` without zero-byte files, which hold no text and which `datasets` cannot infer a schema from."""
+    kept = {b: [f for f in files if os.path.getsize(f) > 0] for b, files in groups.items()}
+    kept = {b: files for b, files in kept.items() if files}
+    if not kept:
+        files = [f for group in groups.values() for f in group]
+        if len(files) == 1:
+            raise CorpusError(f"the corpus file {files[0]!r} is empty (0 bytes)")
+        raise CorpusError(f"all {len(files)} corpus files of {str(source)!r} are empty (0 bytes)")
+    return kept
+
+
+def _utf8_fault(path: str, chunk_size: int = 1 << 20) -> str | None:
+    """Where `path` stops being UTF-8 ('byte 0xe9 at offset 14 (line 2)'), or None if it is UTF-8 throughout."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = newlines = 0  # bytes and line breaks before the current chunk
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(chunk_size)
+            pending = len(decoder.getstate()[0])  # the start of a character split across chunks
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as e:
+                position = offset - pending + e.start
+                line = newlines + chunk[: max(0, e.start - pending)].count(b"\n") + 1
+                return f"byte 0x{e.object[e.start]:02x} at offset {position} (line {line})"
+            if not chunk:
+                return None
+            offset, newlines = offset + len(chunk), newlines + chunk.count(b"\n")
+
+
+def _json_fault(path: str) -> str | None:
+    """What makes a UTF-8 `.json`/`.jsonl` file unreadable as records, or None if nothing is found."""
+    with open(path, encoding="utf-8-sig", newline="\n") as f:  # lines as the JSON Lines reader counts them
+        seen = False
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            if not seen and line.lstrip().startswith("["):
+                break  # one JSON document (a list of records), not JSON Lines
+            seen = True
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                if number == 1 and line.lstrip().startswith("{") and not line.rstrip().endswith("}"):
+                    break  # a pretty-printed document
+                return f"line {number} is not valid JSON ({e.msg}, column {e.colno})"
+            if not isinstance(record, dict):
+                return f"line {number} holds a JSON {type(record).__name__}, not an object (one record per line)"
+        else:
+            return None if seen else "it holds no JSON records (only blank lines)"
+    try:  # a whole document is parsed at once, as datasets itself does with it
+        json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as e:
+        return f"line {e.lineno} is not valid JSON ({e.msg}, column {e.colno})"
+    return None
+
+
+def _parquet_fault(path: str) -> str | None:
+    """Why `path` is not a readable parquet file (from its footer alone), or None."""
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_metadata(path)
+    except Exception as e:  # pyarrow raises ArrowInvalid, OSError and others for a damaged file
+        return f"not a parquet file, or a damaged one ({str(e).split('. ')[0]})"
+    return None
+
+
+def _file_fault(builder: str, path: str) -> str | None:
+    """Why one corpus file cannot be read ('line 3 is not valid JSON (...)'), or None if no fault is found."""
+    try:
+        if builder in ("text", "json"):
+            where = _utf8_fault(path)
+            if where is not None:
+                return (
+                    f"not UTF-8 text: {where} is invalid; convert it to UTF-8 (from Latin-1: iconv -f latin1 -t utf-8)"
+                )
+        return {"json": _json_fault, "parquet": _parquet_fault}.get(builder, lambda _: None)(path)
+    except OSError as e:
+        return e.strerror or str(e)
+
+
+def _unreadable(groups: dict[str, list[str]], error: BaseException) -> CorpusError:
+    """The error for a failed load: the first faulty file with the line and reason, else the underlying cause."""
+    for builder, files in groups.items():
+        for path in files:
+            fault = _file_fault(builder, path)
+            if fault is not None:
+                return CorpusError(f"cannot read {path!r}: {fault}")
+    cause, seen = error, {id(error)}
+    # datasets wraps the reader's error (DatasetGenerationError from ArrowInvalid ...): the innermost one says most.
+    while (inner := cause.__cause__ or cause.__context__) is not None and id(inner) not in seen:
+        cause, seen = inner, seen | {id(inner)}
+    files = [f for group in groups.values() for f in group]
+    listing = f"{files[:3]}{' ...' if len(files) > 3 else ''}" if files else "the corpus"
+    return CorpusError(f"cannot read {listing}: {type(cause).__name__}: {cause}".rstrip(": "))
 
 
 def _text_column(data: Dataset, text_column: str, where: str) -> Dataset:

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import importlib
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from huggingface_hub import CommitOperationAdd, HfApi, ModelCard, constants, get_token, hf_hub_download
 from huggingface_hub.errors import (
@@ -40,6 +41,7 @@ from transformers import AutoConfig, HfArgumentParser
 import modeling_gpt1
 from tokenization import GPT1Tokenizer
 
+from .cli import user_error
 from .model_card import card_for_folder
 
 # Never pushed: temporary files of interrupted writes (gpt1.io), and training state that only resuming needs.
@@ -48,6 +50,23 @@ IGNORE_PATTERNS = [".*", "*.tmp", "optimizer.pt", "scheduler.pt", "rng_state*.pt
 
 class HubError(RuntimeError):
     """A Hub operation failed; the message says why and what to do about it."""
+
+
+class PushError(ValueError):
+    """The folder or an option given to push cannot be used; the message names it and says why."""
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    # The client's HTTP library fails to connect with its own exceptions, not OSErrors: `httpx2` in
+    # huggingface_hub 2.x, `httpx` in 1.x.
+    found = []
+    for module in ("httpx2", "httpx"):
+        with contextlib.suppress(ImportError):
+            found.append(importlib.import_module(module).TransportError)
+    return tuple(found)
+
+
+TRANSPORT_ERRORS = _transport_errors()
 
 
 def _explain(error: BaseException, repo_id: str, revision: str | None, token: str | bool | None, endpoint: str) -> str:
@@ -81,7 +100,12 @@ def _explain(error: BaseException, repo_id: str, revision: str | None, token: st
             return f"{where}: this needs a token with write access (log in with `hf auth login`, or pass --token)."
         if status == 403:
             return f"{where}: the token has no write access here ({server or 'forbidden'}); use a write token or a namespace you own."
-    if isinstance(error, LocalEntryNotFoundError | OfflineModeIsEnabled):
+    if isinstance(error, TRANSPORT_ERRORS):
+        reason = str(error) or type(error).__name__
+        return f"cannot reach {endpoint} ({reason}): check the network and --endpoint/HF_ENDPOINT."
+    if isinstance(error, OfflineModeIsEnabled):
+        return f"{where} cannot be reached: HF_HUB_OFFLINE is set (unset it to use the Hub)."
+    if isinstance(error, LocalEntryNotFoundError):
         return (
             f"{where} is not in the local cache and the Hub cannot be reached (HF_HUB_OFFLINE is "
             f"{'set' if constants.HF_HUB_OFFLINE else 'not set'}): connect, or pass a local folder."
@@ -96,7 +120,7 @@ def hub_errors(
     """Turn a Hub client error raised inside the block (directly or wrapped by transformers) into a `HubError`."""
     try:
         yield
-    except OSError as e:  # the client's errors are OSErrors, and transformers re-raises them as OSError(...) from error
+    except (OSError, *TRANSPORT_ERRORS) as e:  # the client's errors, also re-raised by transformers as OSError(...)
         cause: BaseException | None = e
         while cause is not None:
             message = _explain(cause, repo_id, revision, token, endpoint or constants.ENDPOINT)
@@ -133,11 +157,7 @@ def push_folder(
     `README.md` is pushed as is; without one, `card` (a `huggingface_hub.ModelCard`) or a card generated from the
     folder (`gpt1.model_card.card_for_folder`) is added. Training state (optimizer, scheduler, RNG) is not pushed.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder} is not a folder: pass the directory a model was saved to")
-    if not (folder / "config.json").is_file():
-        raise FileNotFoundError(f"{folder} has no config.json: not a saved model (save it with save_pretrained)")
+    folder = check_model_folder(folder)
     files = _files(folder, IGNORE_PATTERNS)
     operations = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(folder / p)) for p in files]
     if "README.md" not in files:
@@ -155,6 +175,37 @@ def push_folder(
             revision=revision,
         )
     return str(commit.commit_url)
+
+
+def check_model_folder(folder: str | Path) -> Path:
+    """`folder` if it is a saved model's folder: a missing folder or config.json is a `FileNotFoundError`, a
+    config.json that is no JSON object a `PushError` (checked before a card is written or anything is sent)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder: pass the directory a model was saved to")
+    config = folder / "config.json"
+    if not config.is_file():
+        raise FileNotFoundError(f"{folder} has no config.json: not a saved model (save it with save_pretrained)")
+    try:
+        parsed = json.loads(config.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise PushError(
+            f"{config} is not UTF-8 text (invalid byte at offset {e.start}): not a config from save_pretrained"
+        ) from None
+    except json.JSONDecodeError as e:
+        raise PushError(f"{config} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    if not isinstance(parsed, dict):
+        raise PushError(f"{config} holds a JSON {type(parsed).__name__}, not an object of settings")
+    return folder
+
+
+def check_endpoint(endpoint: str | None) -> None:
+    """Refuse an `--endpoint` that is no http(s) URL, which the client would only reject mid-push."""
+    if endpoint is None:
+        return
+    url = urlsplit(endpoint)
+    if url.scheme not in ("http", "https") or not url.netloc:
+        raise PushError(f"--endpoint {endpoint!r} is not an http(s) URL (e.g. https://huggingface.co)")
 
 
 def _architecture(folder: Path) -> str:
@@ -235,14 +286,18 @@ class HubArguments:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`scripts/hub.py`: push a folder, print the commit URL. Every refusal (a bad folder, results file or option, or
+    the Hub's: a rejected token, no write access, no connection) exits 2 with one `error:` line."""
     (args,) = HfArgumentParser(HubArguments).parse_args_into_dataclasses(args=argv)
     dataset = None
     if args.dataset_type or args.dataset_name:
         dataset = {"type": args.dataset_type or args.dataset_name, "name": args.dataset_name or args.dataset_type}
         dataset |= {k: v for k, v in (("config", args.dataset_config), ("split", args.dataset_split)) if v}
     try:
+        check_endpoint(args.endpoint)
+        check_model_folder(args.folder)  # before the card, which reads config.json too
         card = None
-        if not (Path(args.folder) / "README.md").is_file() and Path(args.folder, "config.json").is_file():
+        if not (Path(args.folder) / "README.md").is_file():
             card = card_for_folder(
                 args.folder,
                 args.repo_id,
@@ -264,11 +319,21 @@ def main(argv: list[str] | None = None) -> int:
             card=card,
             endpoint=args.endpoint,
         )
-    except (HubError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    except (HubError, FileNotFoundError, ValueError) as e:  # ValueError: PushError, a bad results file or repo id
+        return user_error(e)
     print(url)
     return 0
 
 
-__all__ = ["HubError", "download_file", "hub_errors", "load_model", "load_tokenizer", "main", "push_folder"]
+__all__ = [
+    "HubError",
+    "PushError",
+    "check_endpoint",
+    "check_model_folder",
+    "download_file",
+    "hub_errors",
+    "load_model",
+    "load_tokenizer",
+    "main",
+    "push_folder",
+]

@@ -23,18 +23,26 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from datasets import DatasetDict
 from transformers import HfArgumentParser
 
 from modeling_gpt1 import GPT1ForCausalLM
 from tokenization import GPT1Tokenizer
 
+from .cli import one_line, user_error
+from .hub import HubError, hub_errors
+from .io import OutputDirError, check_output_dir
 from .metrics import load_metric
 from .results import markdown_table, write_results
-from .tasks import TaskSpec, get_task, load_task_data
+from .tasks import TaskError, TaskSpec, get_task, load_task_data
 
 logger = logging.getLogger(__name__)
 
 ZERO_SHOT_TASKS = ("sst2", "cola", "story_cloze")
+
+
+class ZeroShotError(ValueError):
+    """A user mistake in the options, the model or a task; `main` prints it as one `error:` line and exits 2."""
 
 
 def _ids(tokenizer: GPT1Tokenizer, texts: Sequence[str]) -> list[list[int]]:
@@ -43,6 +51,8 @@ def _ids(tokenizer: GPT1Tokenizer, texts: Sequence[str]) -> list[list[int]]:
 
 def _batched_forward(model: GPT1ForCausalLM, rows: list[list[int]], batch_size: int):
     """Yield `(batch rows, log-probabilities (B, T, V))` for right-padded batches of id lists."""
+    if batch_size < 1:  # a negative step would yield nothing, and every score would be silently missing
+        raise ZeroShotError(f"batch_size must be a positive integer, got {batch_size}")
     device = next(model.parameters()).device
     for i in range(0, len(rows), batch_size):
         chunk = rows[i : i + batch_size]
@@ -150,9 +160,13 @@ def zero_shot(
     max_eval_samples: int | None = None,
     max_train_samples: int | None = 2000,
     batch_size: int = 16,
+    data: DatasetDict | None = None,
 ) -> dict[str, Any]:
-    """Evaluate the LM on `task` with the paper's heuristic for it; the results dict `gpt1.results` tabulates."""
-    data = load_task_data(task, data_dir)
+    """Evaluate the LM on `task` with the paper's heuristic for it; the results dict `gpt1.results` tabulates.
+
+    `data` is the task's splits when already loaded (`load_task_data`); otherwise they are read from `data_dir`.
+    """
+    data = load_task_data(task, data_dir) if data is None else data
     evaluation = _slice(data[task.eval_split], max_eval_samples).to_dict()  # plain lists, columnar
     labels = np.array(evaluation[task.label_column])
     details: dict[str, Any] = {}
@@ -168,7 +182,9 @@ def zero_shot(
         heuristic = 'text + "very": p("positive") vs p("negative") as the next token'
     elif task.name == "cola":
         if task.train_split not in data:
-            raise ValueError("the CoLA heuristic fits its threshold on training sentences: the train split is missing")
+            raise ZeroShotError(
+                "the CoLA heuristic fits its threshold on training sentences: the train split is missing"
+            )
         train = _slice(data[task.train_split], max_train_samples).to_dict()
         threshold = best_threshold(
             sentence_scores(model, tokenizer, train[task.text_columns[0]], batch_size),
@@ -179,7 +195,7 @@ def zero_shot(
         details["threshold"] = threshold
         heuristic = "average token log-probability above a threshold fitted on training sentences"
     else:
-        raise ValueError(f"no zero-shot heuristic for task {task.name!r}; have {', '.join(ZERO_SHOT_TASKS)}")
+        raise ZeroShotError(_no_heuristic(task))
     metrics: dict[str, float] = {}
     for name in task.metrics:
         metrics.update(load_metric(name).compute(predictions=preds, references=labels))
@@ -208,27 +224,101 @@ class ZeroShotArguments:
     batch_size: int = 16
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`scripts/zero_shot.py`: the zero-shot heuristics on a language model, results table printed and saved."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    (args,) = HfArgumentParser(ZeroShotArguments).parse_args_into_dataclasses(args=argv)
-    tasks = [get_task(name) for name in args.tasks]
-    model = GPT1ForCausalLM.from_pretrained(args.model_name_or_path).eval()
+def _no_heuristic(task: TaskSpec) -> str:
+    return f"no zero-shot heuristic for task {task.name!r}; have {', '.join(ZERO_SHOT_TASKS)}"
+
+
+def check_arguments(args: ZeroShotArguments) -> list[TaskSpec]:
+    """The tasks to score, once the options are known to be usable; before any model or data is read."""
     try:
-        tokenizer = GPT1Tokenizer.from_pretrained(args.model_name_or_path)
+        tasks = [get_task(name) for name in args.tasks]
+    except TaskError as e:
+        raise ZeroShotError(str(e)) from None
+    for task in tasks:
+        if task.transform != "multiple_choice" and task.name not in ZERO_SHOT_TASKS:
+            raise ZeroShotError(_no_heuristic(task))
+    for name in ("batch_size", "max_eval_samples", "max_train_samples"):
+        value = getattr(args, name)
+        if value is not None and value < 1:  # 0 would score nothing; a negative batch size too, silently
+            raise ZeroShotError(f"--{name} must be a positive integer, got {value}")
+    check_output_dir(args.output_dir, overwrite=True)  # a file there is found now, not after every task has run
+    check_model_location(args.model_name_or_path)
+    return tasks
+
+
+def load_task(task: TaskSpec, data_dir: str | None) -> DatasetDict:
+    """The task's data, with a missing folder or file, or an unreadable one, as a `ZeroShotError` naming the task."""
+    try:
+        return load_task_data(task, data_dir)
+    except TaskError as e:
+        message = one_line(e)
+        raise ZeroShotError(message if message.startswith("task ") else f"task {task.name!r}: {message}") from None
+
+
+def check_model_location(name: str) -> None:
+    """Refuse a model path that is no saved model's folder; a name that is no path is left to the Hub."""
+    path = Path(name).expanduser()
+    if not (path.exists() or name.startswith(("/", ".", "~")) or name.count("/") > 1):
+        return  # `name` or `owner/name`: a Hub repo id
+    if not path.exists():
+        raise ZeroShotError(f"--model_name_or_path: no such model folder: {name!r}")
+    if not path.is_dir():
+        raise ZeroShotError(f"--model_name_or_path {name!r} is a file, not a model folder")
+    if not (path / "config.json").is_file():
+        raise ZeroShotError(f"--model_name_or_path {name!r} has no config.json: not a saved model folder")
+
+
+def load_language_model(name: str) -> tuple[GPT1ForCausalLM, GPT1Tokenizer]:
+    """The GPT-1 LM in the folder (or Hub repo) `name` and its tokenizer, else the bundled GPT-1 tokenizer."""
+    check_model_location(name)
+    try:
+        with hub_errors(name):
+            model = GPT1ForCausalLM.from_pretrained(name).eval()
+    except OSError as e:  # no weights, unreadable weights or config
+        raise ZeroShotError(f"cannot load a GPT-1 language model from {name!r}: {one_line(e)}") from None
+    try:
+        tokenizer = GPT1Tokenizer.from_pretrained(name)
     except (OSError, ValueError):
         tokenizer = GPT1Tokenizer()
+    if len(tokenizer) > model.config.vocab_size:  # ids past the embedding would fail deep inside the forward pass
+        raise ZeroShotError(
+            f"the tokenizer used with {name!r} has {len(tokenizer)} tokens but the model embeds only "
+            f"{model.config.vocab_size}: save the model with the tokenizer it was trained with"
+        )
     tokenizer.add_fine_tuning_framing = False  # score plain text, as pretrained
+    return model, tokenizer
+
+
+def run(args: ZeroShotArguments) -> list[dict[str, Any]]:
+    """Check everything the user gave, then score every task and write `results.json` / `results.md`."""
+    tasks = check_arguments(args)
+    data = {task.name: load_task(task, args.data_dir) for task in tasks}  # before the model: cheaper to fail on
+    model, tokenizer = load_language_model(args.model_name_or_path)
     runs = []
     for task in tasks:
         start = time.time()
         result = zero_shot(
-            model, tokenizer, task, args.data_dir, args.max_eval_samples, args.max_train_samples, args.batch_size
-        )
+            model, tokenizer, task, args.data_dir, args.max_eval_samples, args.max_train_samples, args.batch_size,
+            data=data[task.name],
+        )  # fmt: skip
         result["seconds"] = round(time.time() - start, 1)
         result["model"] = args.model_name_or_path
         runs.append(result)
     write_results(args.output_dir, runs, title="Zero-shot")
+    return runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`scripts/zero_shot.py`: the zero-shot heuristics on a language model, results table printed and saved.
+
+    Bad input (options, model, tasks, data, output folder) exits 2 with one `error:` line.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    (args,) = HfArgumentParser(ZeroShotArguments).parse_args_into_dataclasses(args=argv)
+    try:
+        runs = run(args)
+    except (ZeroShotError, OutputDirError, HubError) as e:
+        return user_error(e)
     print(markdown_table(runs, title="Zero-shot"))
     return 0
 
@@ -236,11 +326,16 @@ def main(argv: list[str] | None = None) -> int:
 __all__ = [
     "ZERO_SHOT_TASKS",
     "ZeroShotArguments",
+    "ZeroShotError",
     "best_threshold",
+    "check_arguments",
+    "check_model_location",
     "continuation_logprobs",
+    "load_language_model",
     "main",
     "multiple_choice_scores",
     "next_token_logprobs",
+    "run",
     "sentence_scores",
     "zero_shot",
 ]

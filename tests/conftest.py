@@ -46,3 +46,12 @@ def original_vocab(shared_data: Path) -> tuple[Path, Path]:
     """The authors' `encoder_bpe_40000.json` and `vocab_40000.bpe`."""
     folder = shared_data / "openai-gpt"
     return folder / "encoder_bpe_40000.json", folder / "vocab_40000.bpe"
+
+
+def cli_error(cli_main, argv: list[str], capsys) -> str:
+    """Run a CLI that must refuse `argv`: exit status 2, one `error: ...` line on stderr, no traceback."""
+    assert cli_main(argv) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    return errors[0]

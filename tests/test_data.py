@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from gpt1.data import CorpusError, build_pretraining_data, load_corpus, pack_corpus, resolve_corpus_files, split_blocks
+from gpt1.pretraining import main as pretrain_main
 
 DEMO = Path(__file__).resolve().parents[1] / "gpt1" / "demo_data" / "books"
 BOOK = DEMO / "carroll_through_the_looking_glass.txt"
@@ -82,6 +84,69 @@ def test_empty_corpus(tmp_path: Path) -> None:
     (tmp_path / "empty.txt").write_text("\n\n   \n")
     with pytest.raises(CorpusError, match="is empty"):
         load_corpus(tmp_path / "empty.txt")
+
+
+# Before, these gave "cannot read the text files [...]: An error occurred while generating the dataset" (or a bare
+# datasets/arrow message, or for Latin-1 JSON Lines a UnicodeDecodeError traceback): no line, no reason.
+UNREADABLE = [
+    (
+        "latin1.txt",
+        "first line\ncafé au lait\n".encode("latin-1"),
+        r"latin1\.txt': not UTF-8 text: byte 0xe9 at offset 14 \(line 2\)",
+    ),
+    (
+        "noise.txt",
+        b"ok\n" + random.Random(0).randbytes(300),
+        r"noise\.txt': not UTF-8 text: byte 0x.. at offset \d+ \(line 2\)",
+    ),
+    ("docs.jsonl", b'{"text": "fine"}\n\n{"text": broken}\n', r"docs\.jsonl': line 3 is not valid JSON"),
+    ("list.json", b'[{"text": "a"},\n {"text": "b"\n]', r"list\.json': line 3 is not valid JSON"),
+    (
+        "latin1.jsonl",
+        '{"text": "café"}\n'.encode("latin-1"),
+        r"latin1\.jsonl': not UTF-8 text: byte 0xe9 at offset 13 \(line 1\)",
+    ),
+    ("blank.jsonl", b"\n  \n", r"blank\.jsonl': it holds no JSON records"),
+    ("strings.jsonl", b'"a"\n"b"\n', r"strings\.jsonl': line 1 holds a JSON str, not an object"),
+    ("empty.txt", b"", r"empty\.txt' is empty \(0 bytes\)"),
+    ("empty.jsonl", b"", r"empty\.jsonl' is empty \(0 bytes\)"),
+    ("broken.parquet", b"not parquet at all", r"broken\.parquet': not a parquet file"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "message"), UNREADABLE, ids=[u[0] for u in UNREADABLE])
+def test_unreadable_file_is_named_with_line_and_reason(tmp_path: Path, name: str, content: bytes, message: str) -> None:
+    """The file at fault, where in it, and why; also when it is one of several files of its kind."""
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(CorpusError, match=message) as caught:
+        load_corpus(tmp_path / name)
+    assert "\n" not in str(caught.value) and "An error occurred" not in str(caught.value)
+    suffix = Path(name).suffix
+    good = {".txt": b"Some text.\n", ".jsonl": b'{"text": "x"}\n', ".json": b'{"text": "x"}\n'}.get(suffix)
+    if good is not None and content.strip():  # a file without records beside others is merely skipped
+        (tmp_path / f"a_good{suffix}").write_bytes(good)  # sorted first, read fine
+        with pytest.raises(CorpusError, match=message):
+            load_corpus(tmp_path)
+
+
+def test_empty_files_beside_text_are_skipped(tmp_path: Path) -> None:
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "book.txt").write_text("Some text.\n")
+    assert list(load_corpus(tmp_path)["text"]) == ["Some text.\n"]
+    (tmp_path / "book.txt").write_bytes(b"")
+    with pytest.raises(CorpusError, match=r"all 2 corpus files .* are empty \(0 bytes\)"):
+        load_corpus(tmp_path)
+
+
+def test_pretraining_cli_names_the_bad_corpus_file_before_training(tmp_path: Path, capsys) -> None:
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9\n".encode("latin-1"))
+    argv = ["--dataset", str(tmp_path / "latin1.txt"), "--output_dir", str(tmp_path / "run"), "--max_steps", "1"]
+    assert pretrain_main(argv) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in err
+    assert "latin1.txt': not UTF-8 text: byte 0xe9 at offset 3 (line 1)" in errors[0]
+    assert not (tmp_path / "run" / "model").exists()
 
 
 def test_hub_name_that_cannot_load_is_named() -> None:

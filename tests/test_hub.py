@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import socket
 from pathlib import Path
 
 import huggingface_hub
@@ -249,7 +251,7 @@ def test_private_missing_and_bad_token_give_clear_errors(tiny_folder, online, ca
         push_folder(tiny_folder, "alice/other", token="hf_not_a_token")
     with pytest.raises(HubError, match="no write access"):
         push_folder(tiny_folder, "alice/private-gpt1", token=BOB)
-    assert main(["--folder", str(tiny_folder), "--repo_id", "alice/x", "--token", "hf_not_a_token"]) == 1
+    assert main(["--folder", str(tiny_folder), "--repo_id", "alice/x", "--token", "hf_not_a_token"]) == 2
     assert "rejected the token" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="is not a folder"):
         push_folder(tiny_folder.parent / "nothing-here", repo, token=ALICE)
@@ -277,3 +279,46 @@ def test_model_card_escapes_text_from_the_results_file():
     rows = [line for line in body.splitlines() if line.startswith("| ") and "accuracy" in line]
     assert rows == ["| a\\|b ## not a heading | &lt;script&gt;alert(1)&lt;/script&gt; |  | accuracy | 0.5 |"]
     assert "<script>" not in body.split("---", 2)[-1] and "\n## not a heading" not in body
+
+
+def cli_error(argv: list[str], capsys) -> str:
+    """`scripts/hub.py` refusing `argv`: exit status 2, one `error: ...` line on stderr, no traceback."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    return errors[0]
+
+
+def test_cli_refuses_bad_input_with_exit_2(tiny_folder, tmp_path, capsys):
+    """Each of these exited 1 (a broken config.json with a bare JSON message, a non-URL --endpoint with the
+    offline-cache message); all are found before anything is sent."""
+    push = ["--repo_id", "alice/x", "--token", ALICE]
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text('{"n_embd": 32,')
+    (tmp_path / "empty").mkdir()
+    cases = [
+        (["--folder", str(tmp_path / "nothing")], "nothing is not a folder"),
+        (["--folder", str(tmp_path / "empty")], "empty has no config.json"),
+        (["--folder", str(tmp_path / "broken")], r"broken/config\.json is not valid JSON \(line 1, column 15:"),
+        (
+            ["--folder", str(tiny_folder), "--results_file", str(tmp_path / "no.json")],
+            "results file .*no.json does not",
+        ),
+        (["--folder", str(tiny_folder), "--endpoint", "hub.example"], "--endpoint 'hub.example' is not an http"),
+        (["--folder", str(tiny_folder), "--repo_id", "two//slashes"], "two//slashes"),
+    ]
+    for argv, message in cases:
+        assert re.search(message, cli_error([*push, *argv], capsys)), argv
+
+
+def test_cli_without_a_reachable_hub_is_one_error_line(tiny_folder, online, capsys):
+    """An endpoint nothing listens on used to end in an httpx.ConnectError traceback; offline mode said the repo
+    was 'not in the local cache', which means nothing for a push."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"  # nothing listens once the socket is closed
+    argv = ["--folder", str(tiny_folder), "--repo_id", "alice/x", "--token", ALICE]
+    assert re.search(f"cannot reach {closed}", cli_error([*argv, "--endpoint", closed], capsys))
+    constants.HF_HUB_OFFLINE = True  # undone by the fixture's monkeypatch
+    assert "HF_HUB_OFFLINE is set" in cli_error(argv, capsys)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from gpt1.zero_shot import (
     zero_shot,
 )
 from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
+from tests.conftest import cli_error
 from tokenization import GPT1Tokenizer
 
 
@@ -93,3 +95,56 @@ def test_cli_writes_the_results_table(shared_data, tmp_path: Path, lm, capsys):
     assert runs[0]["heuristic"].startswith("text + ")
     with pytest.raises(ValueError, match="no zero-shot heuristic for task 'rte'"):
         zero_shot(model, tokenizer, TASKS["rte"], shared_data, max_eval_samples=4)
+
+
+# --- user mistakes at the command line: one `error:` line and exit 2, before any model or data is loaded -----------
+
+
+@pytest.fixture(scope="module")
+def saved_lm(lm, tmp_path_factory) -> Path:
+    """The tiny LM saved with its tokenizer; beside it a file, a folder holding only its config (no weights), and a
+    99-token model saved without a tokenizer (the bundled 40,478-token one does not fit it)."""
+    model, tokenizer = lm
+    folder = tmp_path_factory.mktemp("saved") / "lm"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    (folder.parent / "config_only").mkdir()
+    (folder.parent / "config_only" / "config.json").write_text((folder / "config.json").read_text())
+    (folder.parent / "a_file").write_text("not a folder")
+    GPT1ForCausalLM(GPT1Config.from_preset("tiny", vocab_size=99)).save_pretrained(folder.parent / "small_vocab")
+    return folder
+
+
+ZERO_SHOT_MISTAKES = [
+    (["--tasks", "nope"], "unknown task 'nope'; choose from"),
+    (["--tasks", "sst2", "rte"], "no zero-shot heuristic for task 'rte'"),
+    (["--batch_size", "0"], "--batch_size must be a positive integer, got 0"),
+    (["--batch_size", "-2"], "--batch_size must be a positive integer, got -2"),
+    (["--max_eval_samples", "0"], "--max_eval_samples must be a positive integer, got 0"),
+    (["--max_train_samples", "-1"], "--max_train_samples must be a positive integer, got -1"),
+    (["--output_dir", "{a_file}/out"], "output folder .*a_file/out cannot be created: .*a_file is a file"),
+    (["--model_name_or_path", "{tmp}/nothing"], "no such model folder: '.*nothing'"),
+    (["--model_name_or_path", "{a_file}"], "a_file' is a file, not a model folder"),
+    (["--model_name_or_path", "{tmp}"], "has no config.json: not a saved model folder"),
+    (
+        ["--model_name_or_path", "{config_only}"],
+        "cannot load a GPT-1 language model from '.*config_only': .*model.safetensors",
+    ),
+    (["--model_name_or_path", "nobody/no-such-lm"], "'nobody/no-such-lm' on .*HF_HUB_OFFLINE is set"),
+    (["--model_name_or_path", "{small_vocab}"], "tokenizer used with .* has 40478 tokens but the model embeds only 99"),
+    (["--data_dir", "{tmp}/no-data"], "task 'sst2': data folder .*no-data does not exist"),
+    (["--data_dir", "{tmp}"], "task 'sst2': missing data file"),
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), ZERO_SHOT_MISTAKES, ids=[" ".join(m[0]) for m in ZERO_SHOT_MISTAKES])
+def test_zero_shot_cli_refuses_user_mistakes(saved_lm, tmp_path: Path, capsys, extra, message):
+    """Each of these used to end in a traceback (or, for --batch_size -2, in a metric computed on nothing)."""
+    places = {"tmp": tmp_path, **{name: saved_lm.parent / name for name in ("a_file", "config_only", "small_vocab")}}
+    extra = [arg.format(**places) for arg in extra]
+    base = ["--model_name_or_path", str(saved_lm), "--data_dir", str(tmp_path / "data"), "--tasks", "sst2"]
+    base += ["--max_eval_samples", "4", "--output_dir", str(tmp_path / "out")]  # a later flag wins: `extra` overrides
+    (tmp_path / "data" / "glue" / "SST-2").mkdir(parents=True)  # data that gets as far as the model
+    (tmp_path / "data" / "glue" / "SST-2" / "dev.tsv").write_text("sentence\tlabel\na fine film\t1\n")
+    assert re.search(message, cli_error(main, [*base, *extra], capsys))
+    assert not (tmp_path / "out").exists()
