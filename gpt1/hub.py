@@ -4,7 +4,7 @@ Pushing is one commit of the folder's files plus a generated `README.md` (see `g
 has its own; the repo is created (public or private) if needed and a `--revision` branch is created from `main`.
 A saved model folder already holds everything a user needs: the weights (safetensors), `config.json` with an
 `auto_map` for every Auto class, `modeling_gpt1.py`/`configuration_gpt1.py`, and the tokenizer's files with its
-`tokenization_gpt1.py`, so the repo loads with `trust_remote_code=True` where this package is not installed.
+code (`tokenization_gpt1.py` and the modules it imports), so the repo loads with `trust_remote_code=True` where this package is not installed.
 
 Every Hub call goes through `hub_errors`, which turns the client's exceptions (also when `transformers` wraps them
 in an `OSError`) into one `HubError` saying what is wrong and what to do: a missing or private repo, a missing

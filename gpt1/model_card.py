@@ -99,7 +99,7 @@ tokenizer = GPT1Tokenizer.from_pretrained("{{ repo_id }}")
 ```
 
 With `transformers` alone, the code stored in this repo (`modeling_gpt1.py`, `configuration_gpt1.py`,
-`tokenization_gpt1.py`) is used:
+`tokenization_gpt1.py` and the tokenizer modules it imports) is used:
 
 ```python
 from transformers import AutoTokenizer{% if auto_class != architecture %}, {{ auto_class }}{% endif %}

@@ -22,7 +22,8 @@ from tokenization import (
     prepare_for_finetuning,
     train_tokenizer,
 )
-from tokenization.tokenization_gpt1 import _parse_exceptions, read_vocab_and_merges
+from tokenization.normalizer import _parse_exceptions
+from tokenization.tokenization_gpt1 import read_vocab_and_merges
 from tokenization.training import main as train_tokenizer_main
 
 HARD_CASES = [
@@ -97,6 +98,21 @@ def test_exception_table_is_spacys():
     splits, keeps = _parse_exceptions()
     spacy_splits, spacy_keeps = export_spacy_exceptions()
     assert sorted(map(tuple, splits)) == sorted(map(tuple, spacy_splits)) and sorted(keeps) == sorted(spacy_keeps)
+
+
+def test_names_importable_from_before_the_split():
+    # tokenization_gpt1.py once held the reference pipeline, the normalizer compiler and the chunk cache; what other
+    # code imported from it still imports from it, as the same objects.
+    from tokenization import normalizer, reference, tokenization_gpt1
+
+    for module, names in (
+        (reference, ("ReferenceEncoder", "fix_text_if_needed", "text_standardize")),
+        (normalizer, ("_parse_exceptions",)),
+    ):
+        for name in names:
+            assert getattr(tokenization_gpt1, name) is getattr(module, name), name
+    for name in ("bundled_files", "read_vocab_and_merges", "build_backend", "HUB_ID", "END_OF_WORD", "UNK_TOKEN"):
+        assert hasattr(tokenization_gpt1, name), name
 
 
 def test_ftfy_shortcut_is_exact_on_short_strings():
@@ -274,6 +290,7 @@ def test_save_and_load(tmp_path, tokenizer):
     ft.save_pretrained(tmp_path)
     names = {p.name for p in tmp_path.iterdir()}
     assert {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "tokenization_gpt1.py"} <= names
+    assert {"reference.py", "normalizer.py", "chunk_cache.py"} <= names  # the modules tokenization_gpt1 imports
     config = json.loads((tmp_path / "tokenizer_config.json").read_text())
     assert config["tokenizer_class"] == "GPT1Tokenizer" and config["add_fine_tuning_framing"] is True
     assert config["auto_map"]["AutoTokenizer"][0] == "tokenization_gpt1.GPT1Tokenizer"

@@ -85,11 +85,15 @@ RUNTIME_MODULES = {"transformers", "tokenizers", "torch", "safetensors", "ftfy",
 
 def test_copied_module_needs_only_runtime_dependencies(tmp_path):
     GPT1Tokenizer().save_pretrained(tmp_path)
-    copied = tmp_path / "tokenization_gpt1.py"
-    source = REPO / "tokenization" / "tokenization_gpt1.py"
-    assert copied.read_bytes() == source.read_bytes()
-    extra = set(get_imports(copied)) - RUNTIME_MODULES - set(sys.stdlib_module_names)
-    assert not extra, f"the remote-code tokenizer would need {sorted(extra)} installed"
-    # Whatever it imports relatively must have been copied beside it.
-    missing = [name for name in get_relative_imports(copied) if not (tmp_path / f"{name}.py").is_file()]
-    assert not missing, f"save_pretrained did not copy {missing}"
+    # tokenization_gpt1.py and, recursively, the sibling modules it imports relatively (reference.py, ...).
+    checked, todo = set(), ["tokenization_gpt1"]
+    while todo:
+        name = todo.pop()
+        checked.add(name)
+        copied, source = tmp_path / f"{name}.py", REPO / "tokenization" / f"{name}.py"
+        assert copied.is_file(), f"save_pretrained did not copy {name}.py"
+        assert copied.read_bytes() == source.read_bytes()
+        extra = set(get_imports(copied)) - RUNTIME_MODULES - set(sys.stdlib_module_names)
+        assert not extra, f"the remote-code tokenizer ({name}.py) would need {sorted(extra)} installed"
+        todo += [imported for imported in get_relative_imports(copied) if imported not in checked]
+    assert {"tokenization_gpt1", "reference", "normalizer", "chunk_cache"} <= checked

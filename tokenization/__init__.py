@@ -2,7 +2,7 @@
 
 Importing this package registers `GPT1Tokenizer` with `AutoTokenizer` (for `model_type="gpt1"` when the
 `modeling_gpt1` package is importable, and by class name for `tokenizer_config.json` files saying
-`"tokenizer_class": "GPT1Tokenizer"`), and marks it for `save_pretrained` to copy its (self-contained) module next
+`"tokenizer_class": "GPT1Tokenizer"`), and marks it for `save_pretrained` to copy its (self-contained) modules next
 to the files with an `auto_map`, so the saved folder loads with `trust_remote_code=True` where this package is not
 installed.
 """
@@ -12,6 +12,7 @@ import sys
 from transformers import AutoTokenizer
 
 from .finetuning import fit_to_model, prepare_for_finetuning
+from .reference import ReferenceEncoder, fix_text_if_needed, text_standardize
 from .tokenization_gpt1 import (
     CLASSIFY_TOKEN,
     DELIMITER_TOKEN,
@@ -19,10 +20,7 @@ from .tokenization_gpt1 import (
     START_TOKEN,
     UNK_TOKEN,
     GPT1Tokenizer,
-    ReferenceEncoder,
-    fix_text_if_needed,
     read_vocab_and_merges,
-    text_standardize,
 )
 from .training import train_tokenizer
 

@@ -19,13 +19,8 @@ from collections.abc import Sequence
 from multiprocessing import get_context
 from pathlib import Path
 
-from .tokenization_gpt1 import (
-    GPT1Tokenizer,
-    ReferenceEncoder,
-    bundled_files,
-    read_vocab_and_merges,
-    text_standardize,
-)
+from .reference import ReferenceEncoder, text_standardize
+from .tokenization_gpt1 import GPT1Tokenizer, bundled_files, read_vocab_and_merges
 
 
 def books_lines(data_dir: str | os.PathLike) -> list[str]:
@@ -138,7 +133,7 @@ def compare(
 def export_spacy_exceptions() -> tuple[list[list[str]], list[str]]:
     """spaCy's English tokenizer exceptions that can survive `text_standardize`: (splits, keeps). Needs spaCy.
 
-    The source of `_SPLIT_EXCEPTIONS` and `_KEEP_EXCEPTIONS` in `tokenization_gpt1`. It lives here, not there:
+    The source of `_SPLIT_EXCEPTIONS` and `_KEEP_EXCEPTIONS` in `normalizer`. It lives here, not there:
     `save_pretrained` copies that module for `trust_remote_code=True`, and transformers refuses to load a copied
     module that imports anything missing where it is loaded, spaCy included, even inside a function.
     """

@@ -16,7 +16,8 @@ from typing import Any
 
 from tokenizers.trainers import BpeTrainer
 
-from .tokenization_gpt1 import END_OF_WORD, UNK_TOKEN, GPT1Tokenizer, build_backend, fix_text_if_needed
+from .reference import fix_text_if_needed
+from .tokenization_gpt1 import END_OF_WORD, UNK_TOKEN, GPT1Tokenizer, build_backend
 
 # The authors' vocabulary ends with the newline word; a corpus read line by line never shows it to the trainer.
 NEWLINE_TOKEN = "\n" + END_OF_WORD
