@@ -290,16 +290,22 @@ def train_vocabulary(tokenizer: Any, corpus: Any, vocab_size: int) -> Any:
     return tokenizer.train_new_from_iterator(batches, vocab_size=vocab_size, length=len(corpus))
 
 
-def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """AdamW groups: decay every matrix (ndim >= 2), not biases or LayerNorm gains/biases (ndim 1).
+def decays(param: torch.Tensor) -> bool:
+    """The paper's weight-decay rule, for pretraining and fine-tuning alike: decay every matrix (ndim >= 2), not
+    biases or LayerNorm gains/biases (ndim 1).
 
-    This is the authors' rule (`len(shape) > 1`): besides the attention and MLP weights it decays the token AND
-    position embeddings, which in their code were one matrix. Tied parameters appear once.
+    It is the authors' code (`len(shape) > 1`): besides the attention and MLP weights it decays the token AND
+    position embeddings, which in their code were one matrix.
     """
+    return param.dim() >= 2
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW groups by `decays`. Tied parameters appear once."""
     params = [p for p in model.parameters() if p.requires_grad]
     return [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        {"params": [p for p in params if decays(p)], "weight_decay": weight_decay},
+        {"params": [p for p in params if not decays(p)], "weight_decay": 0.0},
     ]
 
 
@@ -591,7 +597,7 @@ def pretrain(args: PretrainArguments) -> Path:
     check_model_shape(args)
     accelerator, tracker = make_accelerator(args, out)
     with output_dir_lock(out, accelerator):
-        return run(args, accelerator, tracker)
+        return run_pretraining(args, accelerator, tracker)
 
 
 def make_accelerator(args: PretrainArguments, out: Path) -> tuple[Accelerator, JsonlTracker]:
@@ -613,23 +619,83 @@ def make_accelerator(args: PretrainArguments, out: Path) -> tuple[Accelerator, J
     return accelerator, trackers[0]
 
 
-def run(args: PretrainArguments, accelerator: Accelerator, tracker: JsonlTracker) -> Path:
-    """The body of `pretrain`, run while this process holds the output folder's lock."""
-    out = Path(args.output_dir)
-    mixed_precision = accelerator.mixed_precision
-    main = accelerator.is_main_process
-    num_processes = accelerator.num_processes
+@dataclass
+class Progress:
+    """Where a run is: what a checkpoint records besides the tensors, and what `--resume` restores."""
+
+    step: int = 0
+    tokens: int = 0
+    validated_at: int | None = None  # the step of the last validation record
+    window_loss: float = 0.0  # summed loss of the updates since the last `log_every` record...
+    window_steps: int = 0  # ...and their number: a resumed run's first record averages the same updates
+
+    def state(self, scheduler: Any, signature: dict[str, Any]) -> dict[str, Any]:
+        """`trainer_state.json`: this progress, the schedule's state and the run's signature, all plain JSON."""
+        return {
+            "step": self.step,
+            "tokens": self.tokens,
+            "validated_at": self.validated_at,
+            "log_window": [self.window_loss, self.window_steps],
+            "scheduler": scheduler.state_dict(),
+            "signature": signature,
+        }
+
+    @classmethod
+    def from_state(cls, saved: dict[str, Any]) -> Progress:
+        return cls(saved["step"], saved["tokens"], saved["validated_at"], *saved["log_window"])
+
+
+@dataclass
+class Run:
+    """A pretraining run once built: what the stages below (`train_step`, `validate`, `save`, `finish`) share."""
+
+    args: PretrainArguments
+    accelerator: Accelerator
+    tracker: JsonlTracker
+    tokenizer: Any
+    model: torch.nn.Module  # as prepared by accelerate (wrapped for DDP/FSDP)
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    train_loader: Any
+    val_loader: Any
+    accum: int  # micro-batches per update on each process
+    total_steps: int
+    steps_per_epoch: int
+    signature: dict[str, Any]
+
+    @property
+    def out(self) -> Path:
+        return Path(self.args.output_dir)
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.out / "checkpoints"
+
+    @property
+    def raw_model(self) -> torch.nn.Module:
+        return self.accelerator.unwrap_model(self.model)
+
+    def log(self, message: str) -> None:
+        if self.accelerator.is_main_process:
+            tqdm.write(message)
+
+
+def accumulation_steps(args: PretrainArguments, num_processes: int) -> int:
+    """Micro-batches per update on each process, so that an update is `--total_batch_size` sequences."""
     micro_per_step = args.per_device_train_batch_size * num_processes
     if args.total_batch_size % micro_per_step:
         raise PretrainError(
             f"--total_batch_size {args.total_batch_size} is not a multiple of --per_device_train_batch_size "
             f"{args.per_device_train_batch_size} x {num_processes} process(es)"
         )
-    accum = args.total_batch_size // micro_per_step
-    log = tqdm.write if main else (lambda *a, **k: None)
+    return args.total_batch_size // micro_per_step
 
+
+def prepare_run_folder(args: PretrainArguments, accelerator: Accelerator) -> Path | None:
+    """Undo what a killed save left, apply `--resume` / `--overwrite_output_dir`; the checkpoint to resume, if any."""
+    out, main = Path(args.output_dir), accelerator.is_main_process
     checkpoints = out / "checkpoints"
-    if main:  # undo what a killed save left (we hold the lock, so no other run is writing here)
+    if main:  # we hold the folder's lock, so no other run is writing here
         recover_interrupted(out)
         recover_interrupted(checkpoints)
     accelerator.wait_for_everyone()
@@ -643,11 +709,16 @@ def run(args: PretrainArguments, accelerator: Accelerator, tracker: JsonlTracker
         if main:
             shutil.rmtree(checkpoints)
         resume_from = None
-    if args.resume and resume_from is None:
-        log(f"no checkpoint in {checkpoints}: starting from scratch")
+    if args.resume and resume_from is None and main:
+        tqdm.write(f"no checkpoint in {checkpoints}: starting from scratch")
+    return resume_from
 
-    # --- tokenizer and data: built once by the main process, read from its files/cache by the others
-    tokenizer_dir = out / "tokenizer"
+
+def build_data(args: PretrainArguments, accelerator: Accelerator, resuming: bool) -> tuple[Any, Any]:
+    """The tokenizer and the train/validation blocks, built once by the main process and read from its files and
+    cache by the others. A fresh run saves its tokenizer (learnt with `--vocab_size`) to `output_dir/tokenizer`;
+    a resumed one reads it back, so the vocabulary never changes under a run."""
+    tokenizer_dir = Path(args.output_dir) / "tokenizer"
     with accelerator.main_process_first():
         corpus = load_corpus(
             args.dataset,
@@ -656,27 +727,23 @@ def run(args: PretrainArguments, accelerator: Accelerator, tracker: JsonlTracker
             unwrap_lines=args.unwrap_lines,
             cache_dir=args.cache_dir,
         )
-        fresh_vocabulary = resume_from is None and main
+        fresh_vocabulary = not resuming and accelerator.is_main_process
         if fresh_vocabulary:
             tokenizer = load_tokenizer(args.tokenizer)
             if args.vocab_size:
                 tokenizer = train_vocabulary(tokenizer, corpus, args.vocab_size)
         else:
-            tokenizer = load_tokenizer(str(tokenizer_dir))  # the vocabulary the run started with
+            tokenizer = load_tokenizer(str(tokenizer_dir))
         blocks = pack_corpus(corpus, tokenizer, args.block_size, num_proc=args.preprocessing_num_workers)
         splits = split_blocks(blocks, args.validation_fraction, args.seed)
         if fresh_vocabulary:  # written once the data is known to be usable, before the other ranks read it
             with atomic_directory(tokenizer_dir) as tmp:
                 tokenizer.save_pretrained(tmp)
-    train_set, val_set = splits["train"].with_format("torch"), splits["validation"].with_format("torch")
-    if len(train_set) < micro_per_step:
-        raise PretrainError(
-            f"the training split has {len(train_set)} blocks, fewer than one step's {micro_per_step} "
-            "(per-device batch x processes); use more text, a smaller block or batch size"
-        )
+    return tokenizer, splits
 
-    # --- model, optimiser, schedule
-    set_seed(args.seed)
+
+def build_model(args: PretrainArguments, tokenizer: Any) -> torch.nn.Module:
+    """The checkpoint to continue (`--model_name_or_path`), or a new model of the preset sized to the tokenizer."""
     if args.model_name_or_path:
         model = AutoModelForCausalLM.from_pretrained(args.model_name_or_path)
         if model.config.vocab_size < len(tokenizer):
@@ -684,20 +751,32 @@ def run(args: PretrainArguments, accelerator: Accelerator, tracker: JsonlTracker
                 f"{args.model_name_or_path} embeds {model.config.vocab_size} tokens, the tokenizer has {len(tokenizer)}"
             )
     else:
+        dropout = dict(resid_pdrop=args.dropout, embd_pdrop=args.dropout, attn_pdrop=args.dropout)
         config = GPT1Config.from_preset(
-            args.model_preset,
-            vocab_size=len(tokenizer),
-            resid_pdrop=args.dropout,
-            embd_pdrop=args.dropout,
-            attn_pdrop=args.dropout,
-            pad_token_id=tokenizer.pad_token_id,
+            args.model_preset, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **dropout
         )
         model = GPT1ForCausalLM(config)
     if args.gradient_checkpointing:
         # transformers 5.23 renamed it activation_checkpointing_enable (the old name warns); older ones lack it.
         enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
         enable()
+    return model
 
+
+def build_run(
+    args: PretrainArguments, accelerator: Accelerator, tracker: JsonlTracker, tokenizer: Any, splits: Any
+) -> Run:
+    """Model, optimiser, schedule and loaders, prepared by accelerate."""
+    accum = accumulation_steps(args, accelerator.num_processes)
+    train_set, val_set = splits["train"].with_format("torch"), splits["validation"].with_format("torch")
+    micro_per_step = args.per_device_train_batch_size * accelerator.num_processes
+    if len(train_set) < micro_per_step:
+        raise PretrainError(
+            f"the training split has {len(train_set)} blocks, fewer than one step's {micro_per_step} "
+            "(per-device batch x processes); use more text, a smaller block or batch size"
+        )
+    set_seed(args.seed)
+    model = build_model(args, tokenizer)
     steps_per_epoch = len(train_set) // args.total_batch_size
     total_steps = args.max_steps or max(1, math.ceil(args.num_train_epochs * steps_per_epoch))
     optimizer = build_optimizer(
@@ -708,7 +787,8 @@ def run(args: PretrainArguments, accelerator: Accelerator, tracker: JsonlTracker
         eps=args.adam_epsilon,
         device=accelerator.device,
     )
-    # Stepped by hand once per update (accelerate would step a prepared scheduler once per process).
+    # Stepped by hand once per update (accelerate would step a prepared scheduler once per process), and not
+    # registered for checkpointing (accelerate would pickle it): its state goes in trainer_state.json.
     scheduler = get_cosine_schedule_with_warmup(optimizer, args.warmup_steps, total_steps)
     # Own generators keep the loaders from drawing on the global RNG (dropout's), which a resume restores.
     train_loader = DataLoader(
@@ -719,135 +799,171 @@ def run(args: PretrainArguments, accelerator: Accelerator, tracker: JsonlTracker
         generator=torch.Generator().manual_seed(args.seed),
     )
     val_loader = DataLoader(val_set, batch_size=args.per_device_train_batch_size, generator=torch.Generator())
-    # The scheduler is not registered for checkpointing (accelerate would pickle it): its state goes in the JSON.
     model, optimizer, train_loader, val_loader = accelerator.prepare(model, optimizer, train_loader, val_loader)
-    raw_model = accelerator.unwrap_model(model)
+    signature = run_signature(args, accelerator.unwrap_model(model).config, splits["train"], total_steps)
+    return Run(args, accelerator, tracker, tokenizer, model, optimizer, scheduler, train_loader, val_loader,
+               accum, total_steps, steps_per_epoch, signature)  # fmt: skip
 
-    signature = run_signature(args, raw_model.config, splits["train"], total_steps)
-    step, tokens, validated_at = 0, 0, None
-    window_loss, window_steps = 0.0, 0  # the loss of the updates since the last `log_every` record
-    if resume_from is not None:
-        saved = resume_state(accelerator, checkpoints, signature, scheduler, log)
-        step, tokens, validated_at = saved["step"], saved["tokens"], saved["validated_at"]
-        window_loss, window_steps = saved["log_window"]
-        if main:
-            tracker.truncate_after(step)
-        log(f"resumed from {checkpoint_dir(checkpoints, step)} at step {step}")
-    elif main:
-        tracker.reset()
-    run_config = {k: v for k, v in asdict(args).items() if isinstance(v, int | float | str | bool)}
-    accelerator.init_trackers(
-        "gpt1-pretraining", config={**run_config, "num_processes": num_processes, "gradient_accumulation_steps": accum}
-    )
 
-    n_params = sum(p.numel() for p in raw_model.parameters())
-    tokens_per_step = args.total_batch_size * args.block_size
-    flops_token = flops_per_token(raw_model, args.block_size)
-    peak = peak_flops(accelerator.device, args.peak_tflops)
-    log(
-        f"GPT-1 pretraining ({args.recipe} recipe): {n_params / 1e6:.2f}M parameters, {len(tokenizer)} tokens vocab; "
-        f"{len(train_set)} train / {len(val_set)} validation blocks of {args.block_size}; {total_steps} updates of "
-        f"{args.total_batch_size} x {args.block_size} tokens ({args.per_device_train_batch_size} per device x {accum} "
-        f"accumulation x {num_processes} process(es)); {accelerator.device}, mixed precision {mixed_precision}"
-    )
-
-    def validate() -> None:
-        nonlocal validated_at
-        validated_at = step
-        val_loss = evaluate(accelerator, model, val_loader, args.max_eval_batches)
-        record = {"val_loss": val_loss, "val_ppl": math.exp(min(val_loss, 50.0)), "tokens": tokens}
-        accelerator.log(record, step=step)
-        log(f"step {step}: validation loss {val_loss:.4f}, perplexity {record['val_ppl']:.2f}")
-
-    def checkpoint() -> None:
-        state = {
-            "step": step,
-            "tokens": tokens,
-            "validated_at": validated_at,
-            "log_window": [window_loss, window_steps],
-            "scheduler": scheduler.state_dict(),
-            "signature": signature,
-        }
-        save_checkpoint(accelerator, checkpoints, state, args.keep_checkpoints)
-
+def restore(run: Run, resume_from: Path | None) -> Progress:
+    """The progress of the newest loadable checkpoint (model, optimiser, RNG and schedule restored), or a new run's;
+    the log is cut back to match."""
     if resume_from is None:
-        validate()
-    batches = micro_batches(accelerator, train_loader, step * accum)
-    progress = tqdm(total=total_steps, initial=step, desc="pretraining", disable=not main, dynamic_ncols=True)
-    model.train()
+        if run.accelerator.is_main_process:
+            run.tracker.reset()
+        return Progress()
+    progress = Progress.from_state(
+        resume_state(run.accelerator, run.checkpoints, run.signature, run.scheduler, run.log)
+    )
+    if run.accelerator.is_main_process:
+        run.tracker.truncate_after(progress.step)
+    run.log(f"resumed from {checkpoint_dir(run.checkpoints, progress.step)} at step {progress.step}")
+    return progress
+
+
+def describe(run: Run) -> str:
+    """The run's plan in one line: model, data, updates and how they are split over devices."""
+    args, accelerator = run.args, run.accelerator
+    n_params = sum(p.numel() for p in run.raw_model.parameters())
+    n_train, n_val = len(run.train_loader.dataset), len(run.val_loader.dataset)
+    return (
+        f"GPT-1 pretraining ({args.recipe} recipe): {n_params / 1e6:.2f}M parameters, {len(run.tokenizer)} tokens "
+        f"vocab; {n_train} train / {n_val} validation blocks of {args.block_size}; {run.total_steps} updates of "
+        f"{args.total_batch_size} x {args.block_size} tokens ({args.per_device_train_batch_size} per device x "
+        f"{run.accum} accumulation x {accelerator.num_processes} process(es)); {accelerator.device}, mixed "
+        f"precision {accelerator.mixed_precision}"
+    )
+
+
+def validate(run: Run, progress: Progress) -> None:
+    """Score the validation blocks and log the loss and perplexity at the current step."""
+    progress.validated_at = progress.step
+    val_loss = evaluate(run.accelerator, run.model, run.val_loader, run.args.max_eval_batches)
+    record = {"val_loss": val_loss, "val_ppl": math.exp(min(val_loss, 50.0)), "tokens": progress.tokens}
+    run.accelerator.log(record, step=progress.step)
+    run.log(f"step {progress.step}: validation loss {val_loss:.4f}, perplexity {record['val_ppl']:.2f}")
+
+
+def save(run: Run, progress: Progress) -> None:
+    """A checkpoint of the current step (see `save_checkpoint`)."""
+    state = progress.state(run.scheduler, run.signature)
+    save_checkpoint(run.accelerator, run.checkpoints, state, run.args.keep_checkpoints)
+
+
+def train_step(run: Run, batches: Iterator[dict[str, torch.Tensor]]) -> tuple[float, float | None]:
+    """One update: `accum` micro-batches of forward and backward, clip, step. Returns the update's mean loss over
+    all processes and the gradient norm before clipping (None when clipping is off)."""
+    accelerator, model = run.accelerator, run.model
+    step_loss = torch.zeros((), device=accelerator.device)
+    for micro in range(run.accum):
+        ids = next(batches)["input_ids"].long()
+        # Gradients are averaged across processes only on the last micro-batch of the update.
+        with accelerator.no_sync(model) if micro < run.accum - 1 else contextlib.nullcontext():
+            loss = model(input_ids=ids, labels=ids, use_cache=False).loss
+            accelerator.backward(loss / run.accum)
+        step_loss += loss.detach() / run.accum
+    max_norm = run.args.max_grad_norm
+    grad_norm = accelerator.clip_grad_norm_(model.parameters(), max_norm) if max_norm else None
+    run.optimizer.step()
+    run.scheduler.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    return accelerator.reduce(step_loss, "mean").item(), None if grad_norm is None else float(grad_norm)
+
+
+def train(run: Run, progress: Progress) -> None:
+    """The loop: updates until `total_steps` (or the time budget), logging, validating and checkpointing as asked."""
+    args, accelerator = run.args, run.accelerator
+    tokens_per_step = args.total_batch_size * args.block_size
+    flops_token = flops_per_token(run.raw_model, args.block_size)
+    peak = peak_flops(accelerator.device, args.peak_tflops)
+    batches = micro_batches(accelerator, run.train_loader, progress.step * run.accum)
+    bar = tqdm(total=run.total_steps, initial=progress.step, desc="pretraining",
+               disable=not accelerator.is_main_process, dynamic_ncols=True)  # fmt: skip
+    run.model.train()
     start = last_log = time.perf_counter()
     timed_steps = 0  # updates since `last_log` in this process, for the throughput
-    while step < total_steps:
+    while progress.step < run.total_steps:
         if args.time_budget_minutes is not None and time.perf_counter() - start > 60 * args.time_budget_minutes:
-            log(f"time budget of {args.time_budget_minutes} min reached at step {step}")
+            run.log(f"time budget of {args.time_budget_minutes} min reached at step {progress.step}")
             break
-        lr = scheduler.get_last_lr()[0]
-        step_loss = torch.zeros((), device=accelerator.device)
-        for micro in range(accum):
-            ids = next(batches)["input_ids"].long()
-            # Gradients are averaged across processes only on the last micro-batch of the update.
-            with accelerator.no_sync(model) if micro < accum - 1 else contextlib.nullcontext():
-                loss = model(input_ids=ids, labels=ids, use_cache=False).loss
-                accelerator.backward(loss / accum)
-            step_loss += loss.detach() / accum
-        grad_norm = accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm) if args.max_grad_norm else None
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        tokens += tokens_per_step
-        window_loss += accelerator.reduce(step_loss, "mean").item()
-        window_steps += 1
+        lr = run.scheduler.get_last_lr()[0]
+        loss, grad_norm = train_step(run, batches)
+        progress.step += 1
+        progress.tokens += tokens_per_step
+        progress.window_loss += loss
+        progress.window_steps += 1
         timed_steps += 1
-        progress.update(1)
-
-        if step % args.log_every == 0 or step == total_steps:
+        bar.update(1)
+        step = progress.step
+        if step % args.log_every == 0 or step == run.total_steps:
             now = time.perf_counter()
             tokens_per_s = timed_steps * tokens_per_step / (now - last_log)
             record = {
-                "loss": window_loss / window_steps,
+                "loss": progress.window_loss / progress.window_steps,
                 "lr": lr,
-                "tokens": tokens,
+                "tokens": progress.tokens,
                 "tokens_per_s": tokens_per_s,
-                "epoch": step / max(1, steps_per_epoch),
+                "epoch": step / max(1, run.steps_per_epoch),
                 "elapsed_s": now - start,
             }
             if grad_norm is not None:
-                record["grad_norm"] = float(grad_norm)
+                record["grad_norm"] = grad_norm
             if peak:
-                record["mfu"] = flops_token * tokens_per_s / (peak * num_processes)
+                record["mfu"] = flops_token * tokens_per_s / (peak * accelerator.num_processes)
             accelerator.log(record, step=step)
-            progress.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{lr:.2e}", tok_s=f"{tokens_per_s:,.0f}")
-            window_loss, window_steps, timed_steps, last_log = 0.0, 0, 0, time.perf_counter()
-        if step % args.eval_every == 0 and step < total_steps:
-            validate()
-        if step % args.save_every == 0 and step < total_steps:
-            checkpoint()
-    progress.close()
+            bar.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{lr:.2e}", tok_s=f"{tokens_per_s:,.0f}")
+            progress.window_loss, progress.window_steps = 0.0, 0
+            timed_steps, last_log = 0, time.perf_counter()
+        if step % args.eval_every == 0 and step < run.total_steps:
+            validate(run, progress)
+        if step % args.save_every == 0 and step < run.total_steps:
+            save(run, progress)
+    bar.close()
 
-    # --- final evaluation, checkpoint and model; a resumed finished run (or a time budget that ended right after
-    # a periodic save) has them already, and repeating them would duplicate log records and re-save for nothing.
-    if validated_at != step:
-        validate()
-    if latest_checkpoint(checkpoints) != checkpoint_dir(checkpoints, step):
-        checkpoint()
-    model_dir = out / "model"
-    state_dict = accelerator.get_state_dict(model)  # gathers FSDP shards; every rank takes part
-    if main:
+
+def finish(run: Run, progress: Progress) -> Path:
+    """Final validation and checkpoint, then `output_dir/model` (weights, config, tokenizer, loss curve), a sample
+    and the push. A resumed finished run (or a time budget that ended right after a periodic save) has the
+    validation and checkpoint already: repeating them would duplicate log records and re-save for nothing."""
+    args, accelerator = run.args, run.accelerator
+    if progress.validated_at != progress.step:
+        validate(run, progress)
+    if latest_checkpoint(run.checkpoints) != checkpoint_dir(run.checkpoints, progress.step):
+        save(run, progress)
+    model_dir = run.out / "model"
+    state_dict = accelerator.get_state_dict(run.model)  # gathers FSDP shards; every rank takes part
+    if accelerator.is_main_process:
         with atomic_directory(model_dir) as tmp:
-            raw_model.save_pretrained(tmp, state_dict=state_dict)
-            fit_to_model(tokenizer, raw_model).save_pretrained(tmp)
-            plot_loss_curve(read_jsonl(tracker.path), tmp / "loss_curve.png")
+            run.raw_model.save_pretrained(tmp, state_dict=state_dict)
+            fit_to_model(run.tokenizer, run.raw_model).save_pretrained(tmp)
+            plot_loss_curve(read_jsonl(run.tracker.path), tmp / "loss_curve.png")
     accelerator.wait_for_everyone()
-    if main:
-        if args.sample_tokens > 0:
-            sample = generate_sample(raw_model, tokenizer, args.sample_prompt, args.sample_tokens, args.seed)
-            log(f"sample: {sample}")
-        log(f"saved the model to {model_dir}")
-        if args.push_to_hub:
-            from .hub import push_folder
+    if args.sample_tokens > 0 and accelerator.is_main_process:
+        sample = generate_sample(run.raw_model, run.tokenizer, args.sample_prompt, args.sample_tokens, args.seed)
+        run.log(f"sample: {sample}")
+    run.log(f"saved the model to {model_dir}")
+    if args.push_to_hub and accelerator.is_main_process:
+        from .hub import push_folder
 
-            log(f"pushed to {push_folder(model_dir, args.hub_model_id, commit_message='GPT-1 pretraining')}")
+        run.log(f"pushed to {push_folder(model_dir, args.hub_model_id, commit_message='GPT-1 pretraining')}")
+    return model_dir
+
+
+def run_pretraining(args: PretrainArguments, accelerator: Accelerator, tracker: JsonlTracker) -> Path:
+    """The body of `pretrain`, run while this process holds the output folder's lock: the stages in order."""
+    accumulation_steps(args, accelerator.num_processes)  # a batch that does not divide: before any data is read
+    resume_from = prepare_run_folder(args, accelerator)
+    tokenizer, splits = build_data(args, accelerator, resuming=resume_from is not None)
+    run = build_run(args, accelerator, tracker, tokenizer, splits)
+    progress = restore(run, resume_from)
+    config = {k: v for k, v in asdict(args).items() if isinstance(v, int | float | str | bool)}
+    config |= {"num_processes": accelerator.num_processes, "gradient_accumulation_steps": run.accum}
+    accelerator.init_trackers("gpt1-pretraining", config=config)
+    run.log(describe(run))
+    if resume_from is None:
+        validate(run, progress)
+    train(run, progress)
+    model_dir = finish(run, progress)
     accelerator.end_training()  # closes the trackers and, with several processes, the process group
     return model_dir
 
@@ -874,6 +990,7 @@ __all__ = [
     "latest_checkpoint",
     "load_tokenizer",
     "main",
+    "decays",
     "param_groups",
     "peak_flops",
     "pretrain",
