@@ -577,7 +577,62 @@ class GPT1ChoiceHead(nn.Module):
         return self.summary(self.first_dropout(features))
 
 
-class GPT1DoubleHeads(GPT1PreTrainedModel, GPT1GenerationMixin):
+class GPT1ClassifierBase(GPT1PreTrainedModel):
+    """What the paper's fine-tuning heads share: the decoder, a tied LM head for the auxiliary loss, and the
+    objective `L_task + lm_coef * L_lm` (the LM head costs no parameters: it is the token embedding matrix).
+    `GPT1DoubleHeads` is built on it too, with the LM loss from explicit `labels`."""
+
+    _tied_weights_keys = {"lm_head.weight": "transformer.tokens_embed.weight"}
+
+    def __init__(self, config: GPT1Config):
+        super().__init__(config)
+        self.transformer = GPT1Model(config)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+
+    def _classify(
+        self,
+        input_ids: torch.Tensor | None,
+        attention_mask: torch.Tensor | None,
+        inputs_embeds: torch.Tensor | None,
+        cls_index: torch.Tensor | None,
+        kwargs: dict,
+    ) -> tuple[torch.Tensor, torch.Tensor, BaseModelOutputWithPast]:
+        """Run the decoder; return the final hidden states at the classification tokens, `(B, k, C)` for
+        `(B, k, T)` inputs, together with all hidden states and the decoder output."""
+        shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:-1]
+        if attention_mask is not None and tuple(attention_mask.shape) != tuple(shape):
+            raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids has {tuple(shape)}")
+        out = self.transformer(
+            input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds, use_cache=False, **kwargs
+        )
+        hidden_states = out.last_hidden_state  # (B, [k,] T, C)
+        if cls_index is None:
+            cls_index = classify_positions(self.config, input_ids, attention_mask, shape, hidden_states.device)
+        elif tuple(cls_index.shape) != tuple(shape[:-1]):
+            raise ValueError(f"cls_index has shape {tuple(cls_index.shape)}, expected {tuple(shape[:-1])}")
+        return gather_positions(hidden_states, cls_index), hidden_states, out
+
+    def _objective(
+        self,
+        task_loss: torch.Tensor | None,
+        hidden_states: torch.Tensor,
+        input_ids: torch.Tensor | None,
+        attention_mask: torch.Tensor | None,
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """`(loss, lm_loss)`: the auxiliary LM loss is computed only with a task loss and `lm_coef > 0`."""
+        if task_loss is None or self.config.lm_coef == 0 or input_ids is None:
+            return task_loss, None
+        lm_loss = auxiliary_lm_loss(self.lm_head(hidden_states), input_ids, attention_mask)
+        return self._combine(task_loss, lm_loss), lm_loss
+
+    def _combine(self, task_loss: torch.Tensor | None, lm_loss: torch.Tensor | None) -> torch.Tensor | None:
+        """The paper's objective `L_task + lm_coef * L_lm`; either part alone when the other is absent."""
+        if task_loss is None or lm_loss is None:
+            return task_loss if task_loss is not None else lm_loss
+        return task_loss + self.config.lm_coef * lm_loss
+
+
+class GPT1DoubleHeads(GPT1ClassifierBase, GPT1GenerationMixin):
     """GPT-1 with the LM head and a multiple-choice head on the final hidden state at the classification token.
 
     The contract of transformers' `OpenAIGPTDoubleHeadsModel` (same weights; `labels` are LM labels, `mc_labels`
@@ -586,12 +641,8 @@ class GPT1DoubleHeads(GPT1PreTrainedModel, GPT1GenerationMixin):
     `mc_token_ids`/`mc_labels` it is a plain LM (the choice head is skipped), so `generate()` works.
     """
 
-    _tied_weights_keys = {"lm_head.weight": "transformer.tokens_embed.weight"}
-
     def __init__(self, config: GPT1Config):
         super().__init__(config)
-        self.transformer = GPT1Model(config)
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.multiple_choice_head = GPT1ChoiceHead(config, num_outputs=1)
         self.post_init()
 
@@ -648,12 +699,8 @@ class GPT1DoubleHeads(GPT1PreTrainedModel, GPT1GenerationMixin):
             lm_loss = ForCausalLMLoss(
                 lm_logits.reshape(-1, T, lm_logits.size(-1)), labels.reshape(-1, T), vocab_size=lm_logits.size(-1)
             )
-        if mc_loss is not None and lm_loss is not None:
-            loss = mc_loss + self.config.lm_coef * lm_loss
-        else:
-            loss = mc_loss if mc_loss is not None else lm_loss
         return GPT1DoubleHeadsOutput(
-            loss=loss,
+            loss=self._combine(mc_loss, lm_loss),
             mc_loss=mc_loss,
             lm_loss=lm_loss,
             logits=lm_logits,
@@ -662,54 +709,6 @@ class GPT1DoubleHeads(GPT1PreTrainedModel, GPT1GenerationMixin):
             attentions=out.attentions,
             **{CACHE_NAME: getattr(out, CACHE_NAME)},
         )
-
-
-class GPT1ClassifierBase(GPT1PreTrainedModel):
-    """What the paper's fine-tuning heads share: the decoder, a tied LM head for the auxiliary loss, and the
-    objective `L_task + lm_coef * L_lm` (the LM head costs no parameters: it is the token embedding matrix)."""
-
-    _tied_weights_keys = {"lm_head.weight": "transformer.tokens_embed.weight"}
-
-    def __init__(self, config: GPT1Config):
-        super().__init__(config)
-        self.transformer = GPT1Model(config)
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-
-    def _classify(
-        self,
-        input_ids: torch.Tensor | None,
-        attention_mask: torch.Tensor | None,
-        inputs_embeds: torch.Tensor | None,
-        cls_index: torch.Tensor | None,
-        kwargs: dict,
-    ) -> tuple[torch.Tensor, torch.Tensor, BaseModelOutputWithPast]:
-        """Run the decoder; return the final hidden states at the classification tokens, `(B, k, C)` for
-        `(B, k, T)` inputs, together with all hidden states and the decoder output."""
-        shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:-1]
-        if attention_mask is not None and tuple(attention_mask.shape) != tuple(shape):
-            raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids has {tuple(shape)}")
-        out = self.transformer(
-            input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds, use_cache=False, **kwargs
-        )
-        hidden_states = out.last_hidden_state  # (B, [k,] T, C)
-        if cls_index is None:
-            cls_index = classify_positions(self.config, input_ids, attention_mask, shape, hidden_states.device)
-        elif tuple(cls_index.shape) != tuple(shape[:-1]):
-            raise ValueError(f"cls_index has shape {tuple(cls_index.shape)}, expected {tuple(shape[:-1])}")
-        return gather_positions(hidden_states, cls_index), hidden_states, out
-
-    def _objective(
-        self,
-        task_loss: torch.Tensor | None,
-        hidden_states: torch.Tensor,
-        input_ids: torch.Tensor | None,
-        attention_mask: torch.Tensor | None,
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """`(loss, lm_loss)`: the auxiliary LM loss is computed only with a task loss and `lm_coef > 0`."""
-        if task_loss is None or self.config.lm_coef == 0 or input_ids is None:
-            return task_loss, None
-        lm_loss = auxiliary_lm_loss(self.lm_head(hidden_states), input_ids, attention_mask)
-        return task_loss + self.config.lm_coef * lm_loss, lm_loss
 
 
 class GPT1ForSequenceClassification(GPT1ClassifierBase):
