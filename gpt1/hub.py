@@ -37,9 +37,11 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 from transformers import AutoConfig, HfArgumentParser
+from transformers.utils import cached_file
 
 import modeling_gpt1
 from tokenization import GPT1Tokenizer
+from tokenization.tokenization_gpt1 import HUB_ID
 
 from .cli import user_error
 from .model_card import card_for_folder
@@ -50,6 +52,10 @@ IGNORE_PATTERNS = [".*", "*.tmp", "optimizer.pt", "scheduler.pt", "rng_state*.pt
 
 class HubError(RuntimeError):
     """A Hub operation failed; the message says why and what to do about it."""
+
+
+class MissingTokenizerError(ValueError):
+    """A checkpoint (folder or repo) without tokenizer files, where a tokenizer was expected."""
 
 
 class PushError(ValueError):
@@ -239,10 +245,44 @@ def load_model(
         return model_class.from_pretrained(repo_id, revision=revision, token=token, **kwargs)
 
 
-def load_tokenizer(repo_id: str, *, revision: str | None = None, token: str | bool | None = None, **kwargs: Any):
-    """`GPT1Tokenizer.from_pretrained` by repo id (or folder), with clear errors."""
-    with hub_errors(repo_id, revision=revision, token=token):
-        return GPT1Tokenizer.from_pretrained(repo_id, revision=revision, token=token, **kwargs)
+def has_tokenizer_files(source: str | Path, *, revision: str | None = None, token: str | bool | None = None) -> bool:
+    """Whether `source` (a folder or repo id) holds a tokenizer: `tokenizer.json`, or `vocab.json` + `merges.txt`."""
+
+    def found(name: str) -> bool:
+        quiet = {"_raise_exceptions_for_missing_entries": False, "_raise_exceptions_for_connection_errors": False}
+        try:
+            return cached_file(str(source), name, revision=revision, token=token, **quiet) is not None
+        except (OSError, ValueError):  # an unreachable Hub; a path that is neither a folder nor a valid repo id
+            return False
+
+    return found("tokenizer.json") or (found("vocab.json") and found("merges.txt"))
+
+
+def load_tokenizer(
+    repo_id: str | Path,
+    *,
+    revision: str | None = None,
+    token: str | bool | None = None,
+    tokenizer_class: Any = GPT1Tokenizer,
+    **kwargs: Any,
+):
+    """The tokenizer saved in a folder or repo (`tokenizer_class.from_pretrained`), with clear errors: the one way
+    every command loads a checkpoint's tokenizer.
+
+    A place without tokenizer files is a `MissingTokenizerError`, never the bundled vocabulary in disguise (which
+    `GPT1Tokenizer.from_pretrained` would give, pairing the embeddings with another vocabulary). The one exception
+    is the original GPT-1 (`openai-community/openai-gpt`) when the Hub is out of reach: the bundled vocabulary is
+    its own.
+    """
+    with hub_errors(str(repo_id), revision=revision, token=token):
+        if has_tokenizer_files(repo_id, revision=revision, token=token):
+            return tokenizer_class.from_pretrained(repo_id, revision=revision, token=token, **kwargs)
+    if str(repo_id) == HUB_ID and not Path(repo_id).exists():
+        return GPT1Tokenizer()
+    offline = " (HF_HUB_OFFLINE is set)" if constants.HF_HUB_OFFLINE and not Path(repo_id).exists() else ""
+    raise MissingTokenizerError(
+        f"{repo_id} has no tokenizer files (tokenizer.json, or vocab.json + merges.txt){offline}"
+    )
 
 
 def download_file(
@@ -332,6 +372,8 @@ __all__ = [
     "check_model_folder",
     "download_file",
     "hub_errors",
+    "MissingTokenizerError",
+    "has_tokenizer_files",
     "load_model",
     "load_tokenizer",
     "main",

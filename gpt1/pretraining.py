@@ -49,6 +49,8 @@ from tokenization import GPT1Tokenizer, fit_to_model  # importing it registers G
 
 from .cli import user_error
 from .data import CorpusError, load_corpus, pack_corpus, split_blocks
+from .hub import HubError, MissingTokenizerError, push_folder
+from .hub import load_tokenizer as load_saved_tokenizer
 from .io import atomic_directory, atomic_write_json, is_partial, recover_interrupted
 from .logging_utils import JsonlTracker, plot_loss_curve, read_jsonl
 
@@ -278,8 +280,11 @@ class PretrainArguments:
 
 
 def load_tokenizer(name_or_path: str | None) -> Any:
-    """The tokenizer to pretrain with: a folder or Hub name, or (None) the bundled GPT-1 tokenizer."""
-    return AutoTokenizer.from_pretrained(name_or_path) if name_or_path is not None else GPT1Tokenizer()
+    """The tokenizer to pretrain with: any tokenizer in a folder or Hub repo (`gpt1.hub.load_tokenizer`), or (None)
+    the bundled GPT-1 one."""
+    if name_or_path is None:
+        return GPT1Tokenizer()
+    return load_saved_tokenizer(name_or_path, tokenizer_class=AutoTokenizer)
 
 
 def train_vocabulary(tokenizer: Any, corpus: Any, vocab_size: int) -> Any:
@@ -943,8 +948,6 @@ def finish(run: Run, progress: Progress) -> Path:
         run.log(f"sample: {sample}")
     run.log(f"saved the model to {model_dir}")
     if args.push_to_hub and accelerator.is_main_process:
-        from .hub import push_folder
-
         run.log(f"pushed to {push_folder(model_dir, args.hub_model_id, commit_message='GPT-1 pretraining')}")
     return model_dir
 
@@ -974,7 +977,7 @@ def main(argv: list[str] | None = None) -> int:
     (args,) = parser.parse_args_into_dataclasses(args=argv)
     try:
         pretrain(args)
-    except (PretrainError, CorpusError) as e:
+    except (PretrainError, CorpusError, HubError, MissingTokenizerError) as e:
         return user_error(e)
     return 0
 

@@ -30,7 +30,7 @@ from modeling_gpt1 import GPT1ForCausalLM
 from tokenization import GPT1Tokenizer
 
 from .cli import one_line, user_error
-from .hub import HubError, hub_errors
+from .hub import HubError, MissingTokenizerError, hub_errors, load_tokenizer
 from .io import OutputDirError, check_output_dir
 from .metrics import load_metric
 from .results import markdown_table, write_results
@@ -277,9 +277,9 @@ def load_language_model(name: str) -> tuple[GPT1ForCausalLM, GPT1Tokenizer]:
     except OSError as e:  # no weights, unreadable weights or config
         raise ZeroShotError(f"cannot load a GPT-1 language model from {name!r}: {one_line(e)}") from None
     try:
-        tokenizer = GPT1Tokenizer.from_pretrained(name)
-    except (OSError, ValueError):
-        tokenizer = GPT1Tokenizer()
+        tokenizer = load_tokenizer(name)
+    except MissingTokenizerError as e:
+        raise ZeroShotError(f"{e}: save the model with the tokenizer it was trained with") from None
     if len(tokenizer) > model.config.vocab_size:  # ids past the embedding would fail deep inside the forward pass
         raise ZeroShotError(
             f"the tokenizer used with {name!r} has {len(tokenizer)} tokens but the model embeds only "

@@ -440,4 +440,5 @@ def test_bad_input_gets_one_clear_error(corpus_and_tokenizer, tmp_path: Path, ca
     assert "not a multiple of --per_device_train_batch_size 3" in fails("--per_device_train_batch_size", "3")
     assert "exceeds the model's n_positions 64" in fails("--block_size", "128")
     assert "unknown GPT-1 preset 'huge'" in fails("--model_preset", "huge")
+    assert "nowhere/tok has no tokenizer files" in fails("--tokenizer", "./nowhere/tok")
     assert not (tmp_path / "x").exists()  # nothing was written

@@ -102,8 +102,8 @@ def test_cli_writes_the_results_table(shared_data, tmp_path: Path, lm, capsys):
 
 @pytest.fixture(scope="module")
 def saved_lm(lm, tmp_path_factory) -> Path:
-    """The tiny LM saved with its tokenizer; beside it a file, a folder holding only its config (no weights), and a
-    99-token model saved without a tokenizer (the bundled 40,478-token one does not fit it)."""
+    """The tiny LM saved with its tokenizer; beside it a file, a folder holding only its config (no weights), a
+    99-token model saved with the 40,478-token tokenizer (which does not fit it), and the LM without a tokenizer."""
     model, tokenizer = lm
     folder = tmp_path_factory.mktemp("saved") / "lm"
     model.save_pretrained(folder)
@@ -112,6 +112,8 @@ def saved_lm(lm, tmp_path_factory) -> Path:
     (folder.parent / "config_only" / "config.json").write_text((folder / "config.json").read_text())
     (folder.parent / "a_file").write_text("not a folder")
     GPT1ForCausalLM(GPT1Config.from_preset("tiny", vocab_size=99)).save_pretrained(folder.parent / "small_vocab")
+    tokenizer.save_pretrained(folder.parent / "small_vocab")  # 40,478 tokens for 99 embeddings
+    model.save_pretrained(folder.parent / "no_tokenizer")
     return folder
 
 
@@ -132,6 +134,7 @@ ZERO_SHOT_MISTAKES = [
     ),
     (["--model_name_or_path", "nobody/no-such-lm"], "'nobody/no-such-lm' on .*HF_HUB_OFFLINE is set"),
     (["--model_name_or_path", "{small_vocab}"], "tokenizer used with .* has 40478 tokens but the model embeds only 99"),
+    (["--model_name_or_path", "{no_tokenizer}"], r"no_tokenizer has no tokenizer files \(tokenizer.json"),
     (["--data_dir", "{tmp}/no-data"], "task 'sst2': data folder .*no-data does not exist"),
     (["--data_dir", "{tmp}"], "task 'sst2': missing data file"),
 ]
@@ -140,7 +143,10 @@ ZERO_SHOT_MISTAKES = [
 @pytest.mark.parametrize(("extra", "message"), ZERO_SHOT_MISTAKES, ids=[" ".join(m[0]) for m in ZERO_SHOT_MISTAKES])
 def test_zero_shot_cli_refuses_user_mistakes(saved_lm, tmp_path: Path, capsys, extra, message):
     """Each of these used to end in a traceback (or, for --batch_size -2, in a metric computed on nothing)."""
-    places = {"tmp": tmp_path, **{name: saved_lm.parent / name for name in ("a_file", "config_only", "small_vocab")}}
+    places = {
+        "tmp": tmp_path,
+        **{name: saved_lm.parent / name for name in ("a_file", "config_only", "small_vocab", "no_tokenizer")},
+    }
     extra = [arg.format(**places) for arg in extra]
     base = ["--model_name_or_path", str(saved_lm), "--data_dir", str(tmp_path / "data"), "--tasks", "sst2"]
     base += ["--max_eval_samples", "4", "--output_dir", str(tmp_path / "out")]  # a later flag wins: `extra` overrides
