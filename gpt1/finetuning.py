@@ -5,6 +5,10 @@ AdamW with decay 0.01 off biases and LayerNorm gains (the authors' code), linear
 linear decay, gradient clipping at 1. The defaults are the paper's: lr 6.25e-5, batch 32, 3 epochs, classifier
 dropout 0.1, lm_coef 0.5.
 
+As in transformers' `run_glue.py`, the command line is `FinetuneArguments` (task, checkpoint, data) plus every
+`TrainingArguments` flag (`--gradient_accumulation_steps`, `--bf16`, `--fsdp`, `--deepspeed`, `--torch_compile`,
+`--load_best_model_at_end`, ...), whose defaults here are the paper's (`PaperTrainingArguments`).
+
     python scripts/finetune.py --task sst2 --model_name_or_path outputs/pretrain/model --data_dir ../shared/data \
         --add_special_tokens
 """
@@ -16,15 +20,14 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from transformers import EvalPrediction, HfArgumentParser, Trainer, TrainingArguments, set_seed
-from transformers.trainer_utils import get_last_checkpoint
-from transformers.utils import cached_file
+from transformers.trainer_utils import IntervalStrategy, SaveStrategy, get_last_checkpoint
 
 from modeling_gpt1 import GPT1Config, GPT1ForMultipleChoice, GPT1ForSequenceClassification
 from modeling_gpt1.modeling_gpt1 import GPT1ChoiceHead
@@ -32,17 +35,33 @@ from tokenization import FINE_TUNING_TOKENS, GPT1Tokenizer, fit_to_model, prepar
 from tokenization.tokenization_gpt1 import HUB_ID
 
 from .cli import one_line, user_error
+from .hub import HubError, MissingTokenizerError
+from .hub import load_tokenizer as load_saved_tokenizer
 from .io import OutputDirError, atomic_directory, check_output_dir
 from .metrics import load_metric
+from .pretraining import decays
 from .results import markdown_table, write_results
-from .tasks import TaskError, TaskSpec, custom_task, encode_batch, get_task, load_task_data, pad_collate
+from .tasks import (
+    TaskError,
+    TaskSpec,
+    custom_task,
+    encode_batch,
+    get_task,
+    load_task_data,
+    pad_collate,
+    subsample,
+)
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class FinetuneArguments:
-    """What `finetune` needs; each field is also a `scripts/finetune.py` flag."""
+    """The task, the checkpoint and the data: what `finetune` needs besides the Trainer's own options.
+
+    Each field is a `scripts/finetune.py` flag; every other flag is a `TrainingArguments` one (`PaperTrainingArguments`:
+    the paper's values as defaults), as in transformers' `run_glue.py`.
+    """
 
     task: str = field(
         default="demo", metadata={"help": "A task of gpt1.tasks.TASKS (sst2, cola, mrpc, stsb, rte, wnli, qnli, "
@@ -58,7 +77,6 @@ class FinetuneArguments:
         metadata={"help": "Tokenizer folder or Hub id; default: the checkpoint's own (a checkpoint folder without "
                           f"tokenizer files needs this; {HUB_ID} is the original GPT-1 vocabulary, bundled)."},
     )  # fmt: skip
-    output_dir: str | None = field(default=None, metadata={"help": "Default: outputs/finetune/<task>."})
     data_dir: str | None = field(
         default=None, metadata={"help": "Local data: a root laid out like ../shared/data, or the task's folder. "
                                         "Default: the Hub (GLUE) or the bundled sample (demo)."}
@@ -77,14 +95,6 @@ class FinetuneArguments:
     label_names: list[str] | None = field(
         default=None, metadata={"help": "Custom task: class names in id order; none = regression."}
     )
-    learning_rate: float = 6.25e-5
-    per_device_train_batch_size: int = 32
-    per_device_eval_batch_size: int = 64
-    num_train_epochs: float = 3.0
-    max_steps: int = field(default=-1, metadata={"help": "Stop after this many steps (overrides epochs)."})
-    warmup_ratio: float = field(default=0.002, metadata={"help": "Linear warmup over this fraction of steps."})
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
     lm_coef: float = field(default=0.5, metadata={"help": "Weight of the auxiliary LM loss; 0 turns it off."})
     classifier_dropout: float = field(default=0.1, metadata={"help": "Dropout before the linear head."})
     max_length: int | None = field(
@@ -103,20 +113,64 @@ class FinetuneArguments:
     n_transfer_layers: int | None = field(
         default=None, metadata={"help": "Keep only the first N pretrained blocks, re-initialise the rest (Fig. 2)."}
     )
-    do_train: bool = field(default=True, metadata={"help": "False: only evaluate the checkpoint on the task."})
-    resume_from_checkpoint: str | None = field(
-        default=None, metadata={"help": "A Trainer checkpoint folder to resume from, or 'last' for the newest."}
+
+
+_TRAINER_FIELDS = {f.name: f for f in fields(TrainingArguments)}
+
+
+def _paper_default(name: str, default: Any, note: str = "") -> Any:
+    """`TrainingArguments.<name>` with another default (its help kept, the default named in it)."""
+    metadata = dict(_TRAINER_FIELDS[name].metadata)
+    metadata["help"] = f"{metadata.get('help', '')} {note or f'Default here: {default}.'}".strip()
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class PaperTrainingArguments(TrainingArguments):
+    """`TrainingArguments` with the paper's fine-tuning recipe (section 4.1) as defaults: lr 6.25e-5, batch 32,
+    3 epochs, linear warmup over 0.2% of training then linear decay, weight decay 0.01 (off biases and LayerNorm
+    gains, the authors' code) and gradient clipping at 1 (`TrainingArguments`' own default).
+
+    Every Trainer flag applies (`--gradient_accumulation_steps`, `--bf16`, `--fsdp`, `--deepspeed`, ...). Without
+    `--output_dir` the run writes to `outputs/finetune/<task>` (`output_dir` stays None until `finetune` knows the task).
+    `--push_to_hub` pushes the saved `<output_dir>/model` to `--hub_model_id` once, at the end (never the Trainer's
+    checkpoints).
+    """
+
+    output_dir: str | None = _paper_default("output_dir", None, "Default here: outputs/finetune/<task>.")
+    do_train: bool = _paper_default("do_train", True, "Default here: True; false only evaluates the checkpoint.")
+    eval_strategy: IntervalStrategy | str = _paper_default("eval_strategy", "epoch")
+    per_device_train_batch_size: int = _paper_default("per_device_train_batch_size", 32)
+    per_device_eval_batch_size: int = _paper_default("per_device_eval_batch_size", 64)
+    learning_rate: float = _paper_default("learning_rate", 6.25e-5)
+    weight_decay: float = _paper_default("weight_decay", 0.01)
+    num_train_epochs: float = _paper_default("num_train_epochs", 3.0)
+    warmup_steps: float = _paper_default("warmup_steps", 0.002, "Default here: 0.002 (0.2%% of the steps).")
+    logging_steps: float = _paper_default("logging_steps", 10)
+    save_strategy: SaveStrategy | str = _paper_default("save_strategy", "epoch")
+    save_total_limit: int | None = _paper_default("save_total_limit", 1)
+    disable_tqdm: bool | None = _paper_default("disable_tqdm", True)
+    remove_unused_columns: bool = _paper_default(
+        "remove_unused_columns", False, "Default here: False (the collator builds exactly the model's inputs)."
     )
-    save_strategy: str = field(default="epoch", metadata={"help": "Trainer checkpoints: epoch, steps or no."})
-    save_steps: int = 500
-    save_total_limit: int | None = 1
-    eval_strategy: str = field(default="epoch", metadata={"help": "Evaluate during training: epoch, steps or no."})
-    logging_steps: int = 10
-    seed: int = 42
-    bf16: bool = field(default=False, metadata={"help": "bfloat16 autocast (GPUs and recent CPUs)."})
-    report_to: str = field(default="none", metadata={"help": "Trainer loggers: none, tensorboard, ..."})
-    push_to_hub: str | None = field(default=None, metadata={"help": "Push the fine-tuned model to this Hub repo."})
-    run_name: str | None = field(default=None, metadata={"help": "The row's name in the results table."})
+
+    run_name: str | None = _paper_default(
+        "run_name", None, "Here also the row's name in the results table (default: the task)."
+    )
+    push_to_hub: bool = field(
+        default=False,
+        metadata={"help": "Push the fine-tuned model (<output_dir>/model, with its tokenizer) to --hub_model_id once, "
+                          "after training; the Trainer's checkpoints are never pushed."},
+    )  # fmt: skip
+    # Not a flag: `--label_names` is the custom task's class names (`FinetuneArguments`); the Trainer's label keys
+    # are its default, `labels`, for every GPT-1 head.
+    label_names: list[str] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        unset = self.output_dir is None
+        super().__post_init__()
+        if unset:  # not `TrainingArguments`' "trainer_output": `finetune` names the folder after the task
+            self.output_dir = None
 
 
 class FinetuneError(ValueError):
@@ -131,39 +185,41 @@ def _fraction(v: float) -> bool:
     return 0 <= v < 1
 
 
-# (option, test, what it must be): checked before anything is read, so a typo costs nothing.
+# (option, test, what it must be): checked before anything is read, so a typo costs nothing. The Trainer's own
+# options are read from the `TrainingArguments`, the others from the `FinetuneArguments`.
 OPTION_RULES: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("learning_rate", _positive, "positive"),
     ("per_device_train_batch_size", _positive, "a positive integer"),
     ("per_device_eval_batch_size", _positive, "a positive integer"),
+    ("gradient_accumulation_steps", _positive, "a positive integer"),
     ("num_train_epochs", _positive, "positive"),
     ("max_steps", lambda v: v == -1 or v > 0, "a positive integer, or -1 to train for --num_train_epochs"),
     ("max_length", lambda v: v is None or v > 0, "a positive integer"),
     ("max_train_samples", lambda v: v is None or v > 0, "a positive integer"),
     ("max_eval_samples", lambda v: v is None or v > 0, "a positive integer"),
-    ("warmup_ratio", _fraction, "in [0, 1)"),
+    ("warmup_steps", lambda v: v >= 0, "zero, a fraction of the steps below 1, or a number of steps"),
     ("weight_decay", lambda v: v >= 0, "zero or positive"),
     ("max_grad_norm", lambda v: v >= 0, "zero (no clipping) or positive"),
     ("lm_coef", lambda v: v >= 0, "zero (no auxiliary LM loss) or positive"),
     ("classifier_dropout", _fraction, "in [0, 1)"),
-    ("logging_steps", _positive, "a positive integer"),
-    ("save_steps", _positive, "a positive integer"),
+    ("logging_steps", _positive, "positive"),
+    ("save_steps", _positive, "positive"),
     ("save_total_limit", lambda v: v is None or v > 0, "a positive integer"),
     ("n_transfer_layers", lambda v: v is None or v >= 0, "zero or a positive integer"),
-    ("save_strategy", lambda v: v in ("no", "steps", "epoch"), "no, steps or epoch"),
-    ("eval_strategy", lambda v: v in ("no", "steps", "epoch"), "no, steps or epoch"),
 )
 
 
-def check_arguments(args: FinetuneArguments) -> None:
+def check_arguments(args: FinetuneArguments, training_args: TrainingArguments) -> None:
     """Refuse out-of-range options (`OPTION_RULES`) with one message naming the option and its value."""
     for name, ok, requirement in OPTION_RULES:
-        value = getattr(args, name)
+        value = getattr(args if hasattr(args, name) else training_args, name)
         if not ok(value):
             raise FinetuneError(f"--{name} must be {requirement}, got {value}")
-    resume = args.resume_from_checkpoint
+    resume = training_args.resume_from_checkpoint
     if resume not in (None, "last") and not Path(resume).is_dir():
         raise FinetuneError(f"--resume_from_checkpoint {resume}: no such checkpoint folder")
+    if training_args.push_to_hub and not training_args.hub_model_id:
+        raise FinetuneError("--push_to_hub needs --hub_model_id (the Hub repo to push the model to)")
 
 
 def check_max_length(args: FinetuneArguments, task: TaskSpec) -> None:
@@ -192,46 +248,25 @@ def resolve_task(args: FinetuneArguments) -> TaskSpec:
     return get_task(args.task)
 
 
-def has_tokenizer_files(source: str) -> bool:
-    """Whether `source` (a folder or Hub id) holds a tokenizer: `tokenizer.json`, or `vocab.json` + `merges.txt`.
-
-    Asked first because `GPT1Tokenizer.from_pretrained` of a place without them quietly returns the bundled one.
-    """
-
-    def found(name: str) -> bool:
-        try:
-            kwargs = {"_raise_exceptions_for_missing_entries": False, "_raise_exceptions_for_connection_errors": False}
-            return cached_file(source, name, **kwargs) is not None
-        except (OSError, ValueError):  # an unreachable Hub; a path that is not a folder nor a valid repo id
-            return False
-
-    return found("tokenizer.json") or (found("vocab.json") and found("merges.txt"))
-
-
 def load_tokenizer(args: FinetuneArguments) -> GPT1Tokenizer:
-    """`--tokenizer_name`, else the tokenizer saved with the checkpoint; a place without tokenizer files is an error.
-
-    The bundled vocabulary is used only for the original GPT-1 (`openai-community/openai-gpt`, whose vocabulary it
-    is) when the Hub is unreachable: guessing it for any other checkpoint would silently pair it with embeddings
-    trained on another vocabulary.
-    """
+    """`--tokenizer_name`, else the tokenizer saved with the checkpoint (`gpt1.hub.load_tokenizer`): a place without
+    tokenizer files is an error, since guessing the bundled vocabulary for it would silently pair the embeddings
+    with another vocabulary (the original GPT-1's own vocabulary is the one exception)."""
     source = args.tokenizer_name or args.model_name_or_path
-    if has_tokenizer_files(source):
-        try:
-            return GPT1Tokenizer.from_pretrained(source)
-        except (OSError, ValueError) as err:
-            raise FinetuneError(f"cannot load the tokenizer in {source}: {one_line(err)}") from None
-    if source == HUB_ID and not Path(source).exists():
-        logger.info("the Hub's %s tokenizer is unreachable: using the bundled copy of its vocabulary", source)
-        return GPT1Tokenizer()
-    if args.tokenizer_name is not None:
+    try:
+        return load_saved_tokenizer(source)
+    except MissingTokenizerError:
+        if args.tokenizer_name is not None:
+            raise FinetuneError(
+                f"--tokenizer_name {source}: no tokenizer files there (tokenizer.json, or vocab.json + merges.txt)"
+            ) from None
         raise FinetuneError(
-            f"--tokenizer_name {source}: no tokenizer files there (tokenizer.json, or vocab.json + merges.txt)"
-        )
-    raise FinetuneError(
-        f"the checkpoint {source} has no tokenizer files (tokenizer.json, or vocab.json + merges.txt): pass "
-        f"--tokenizer_name with the tokenizer it was trained with (a folder, or {HUB_ID} for the original vocabulary)"
-    )
+            f"the checkpoint {source} has no tokenizer files (tokenizer.json, or vocab.json + merges.txt): pass "
+            f"--tokenizer_name with the tokenizer it was trained with (a folder, or {HUB_ID} for the original "
+            "vocabulary)"
+        ) from None
+    except (HubError, OSError, ValueError) as err:
+        raise FinetuneError(f"cannot load the tokenizer in {source}: {one_line(err)}") from None
 
 
 def load_config(args: FinetuneArguments, task: TaskSpec) -> GPT1Config:
@@ -395,80 +430,81 @@ def get_last_checkpoint_or_none(output_dir: Path) -> str | None:
     return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
 
 
-def _slice(dataset, n: int | None, seed: int):
-    return dataset if n is None or n >= len(dataset) else dataset.shuffle(seed=seed).select(range(n))
+# The Trainer's options kept in `results.json` beside the `FinetuneArguments` (the recipe; the rest is in the
+# Trainer's own `training_args.bin` when it saves checkpoints).
+RECORDED_TRAINING_ARGS = (
+    "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "per_device_eval_batch_size",
+    "num_train_epochs", "max_steps", "warmup_steps", "lr_scheduler_type", "weight_decay", "max_grad_norm", "seed",
+    "bf16", "fp16", "do_train", "output_dir", "run_name", "resume_from_checkpoint",
+)  # fmt: skip
 
 
-def finetune(args: FinetuneArguments) -> dict[str, Any]:
-    """Fine-tune (or, with `do_train=False`, only evaluate) and write `results.json` / `results.md`.
+def finetune(args: FinetuneArguments, training_args: TrainingArguments | None = None) -> dict[str, Any]:
+    """Fine-tune (or, with `training_args.do_train` false, only evaluate) and write `results.json` / `results.md`.
 
+    `training_args` are the Trainer's (default: `PaperTrainingArguments()`, the paper's recipe); its `output_dir`
+    defaults to `outputs/finetune/<task>` and its `run_name` names the row of the results table (default: the task).
     Returns the results: task, headline metric, every `eval_*` metric, the paper's figure, the training losses,
     the settings, and where the model was saved (`<output_dir>/model`, loadable with the Auto classes).
     """
     start = time.time()
+    training_args = PaperTrainingArguments() if training_args is None else training_args
+    do_train = training_args.do_train
     # Every check that can fail on the user's input runs before the long work (loading weights, tokenising).
-    check_arguments(args)
+    check_arguments(args, training_args)
     task = resolve_task(args)
     check_max_length(args, task)
     # A non-empty folder is fine: resuming reads the Trainer checkpoints there, a new run replaces its own files.
-    output_dir = check_output_dir(args.output_dir or f"outputs/finetune/{task.name}", overwrite=True)
-    if args.do_train and args.resume_from_checkpoint == "last" and get_last_checkpoint_or_none(output_dir) is None:
+    output_dir = check_output_dir(training_args.output_dir or f"outputs/finetune/{task.name}", overwrite=True)
+    resume = training_args.resume_from_checkpoint
+    if do_train and resume == "last" and get_last_checkpoint_or_none(output_dir) is None:
         raise FinetuneError(f"--resume_from_checkpoint last: no Trainer checkpoint in {output_dir} to resume from")
     config, tokenizer = load_config_and_tokenizer(args, task)
     data = load_task_data(task, args.data_dir)
-    if args.do_train and task.train_split not in data:
+    if do_train and task.train_split not in data:
         raise FinetuneError(
             f"task {task.name!r} has no training split here (only {list(data)}): evaluate a model fine-tuned "
             "elsewhere with --do_train false"
         )
-    set_seed(args.seed)
+    seed = training_args.seed
+    set_seed(seed)
     model, tokenizer = build_model(args, task, config, tokenizer)
     max_length = min(args.max_length or model.config.n_positions, model.config.n_positions)
     encode = functools.partial(encode_batch, task, tokenizer, max_length=max_length)
     splits = {}
     for split, n in ((task.train_split, args.max_train_samples), (task.eval_split, args.max_eval_samples)):
-        if split in data and (split != task.train_split or args.do_train):
-            subset = _slice(data[split], n, args.seed)
+        if split in data and (split != task.train_split or do_train):
+            subset = subsample(data[split], n, seed)
             splits[split] = subset.map(encode, batched=True, remove_columns=subset.column_names, desc="encode")
 
-    train_args = TrainingArguments(
-        output_dir=str(output_dir),
-        learning_rate=args.learning_rate,
-        per_device_train_batch_size=args.per_device_train_batch_size,
-        per_device_eval_batch_size=args.per_device_eval_batch_size,
-        num_train_epochs=args.num_train_epochs,
-        max_steps=args.max_steps,
-        warmup_steps=args.warmup_ratio,  # a float below 1 is a fraction of the total steps
-        lr_scheduler_type="linear",
-        weight_decay=args.weight_decay,
-        max_grad_norm=args.max_grad_norm,
-        eval_strategy=args.eval_strategy if args.do_train else "no",
-        save_strategy=args.save_strategy if args.do_train else "no",
-        save_steps=args.save_steps,
-        save_total_limit=args.save_total_limit,
-        logging_steps=args.logging_steps,
-        seed=args.seed,
-        bf16=args.bf16,
-        report_to=args.report_to,
-        remove_unused_columns=False,  # the collator builds the inputs; nothing to strip
-        disable_tqdm=True,
-        dataloader_pin_memory=torch.cuda.is_available(),
-    )
-    trainer = Trainer(
+    # The user's options as given, but: this run's folder; no training-time evaluation or checkpoints when only
+    # evaluating; the Hub push is ours (the saved model, once), not the Trainer's; no pinned memory without a GPU.
+    changes: dict[str, Any] = {
+        "output_dir": str(output_dir),
+        "push_to_hub": False,
+        "dataloader_pin_memory": training_args.dataloader_pin_memory and torch.cuda.is_available(),
+    }
+    if not do_train:
+        changes.update(eval_strategy="no", save_strategy="no", load_best_model_at_end=False)
+    trainer_args = replace(training_args, **changes)
+    trainer = GPT1Trainer(
         model=model,
-        args=train_args,
+        args=trainer_args,
         train_dataset=splits.get(task.train_split),
         eval_dataset=splits[task.eval_split],
         data_collator=functools.partial(pad_collate, pad_token_id=tokenizer.pad_token_id),
         processing_class=tokenizer,
         compute_metrics=compute_metrics_fn(task),
     )
+    # The heads' loss is a mean over their micro-batch (they take **kwargs, but not `num_items_in_batch`): it must be
+    # divided by --gradient_accumulation_steps exactly once. transformers 5.4 has accelerate's `backward` do it;
+    # later versions leave it to the Trainer, which does it only for a model that takes no loss kwargs.
+    if trainer.accelerator.gradient_accumulation_steps == 1:
+        trainer.model_accepts_loss_kwargs = False
 
     model_dir = None
-    if args.do_train:
-        resume = args.resume_from_checkpoint
-        resume = True if resume == "last" else resume
-        trainer.train(resume_from_checkpoint=resume)
+    if do_train:
+        trainer.train(resume_from_checkpoint=True if resume == "last" else resume)
         model_dir = output_dir / "model"
         with atomic_directory(model_dir) as tmp:
             trainer.model.save_pretrained(tmp)
@@ -476,8 +512,9 @@ def finetune(args: FinetuneArguments) -> dict[str, Any]:
     metrics = trainer.evaluate()  # predictions = logits: the config's keys_to_ignore_at_inference drop the rest
 
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    recorded = trainer_args.to_dict()  # enums as strings, tokens redacted
     results = {
-        "run": args.run_name or task.name,
+        "run": training_args.run_name or task.name,
         "task": task.name,
         "transform": task.transform,
         "main_metric": task.main_metric,
@@ -485,7 +522,7 @@ def finetune(args: FinetuneArguments) -> dict[str, Any]:
         "eval": metrics,
         "paper": task.paper,
         "paper_metric": task.paper_metric,
-        "train_examples": len(splits[task.train_split]) if args.do_train else 0,
+        "train_examples": len(splits[task.train_split]) if do_train else 0,
         "eval_examples": len(splits[task.eval_split]),
         "train_loss_first": losses[0] if losses else None,
         "train_loss_last": losses[-1] if losses else None,
@@ -493,22 +530,58 @@ def finetune(args: FinetuneArguments) -> dict[str, Any]:
         "global_step": trainer.state.global_step,
         "model_dir": str(model_dir) if model_dir is not None else None,
         "seconds": round(time.time() - start, 1),
-        "settings": {**asdict(args), "max_length": max_length, "parameters": model.num_parameters()},
+        "settings": {
+            **asdict(args),
+            **{name: recorded[name] for name in RECORDED_TRAINING_ARGS if name in recorded},
+            "max_length": max_length,
+            "parameters": model.num_parameters(),
+        },
     }
     write_results(output_dir, [results], title=f"Fine-tuning: {task.name}")
-    if args.push_to_hub and model_dir is not None:
+    if training_args.push_to_hub and model_dir is not None:
         from .hub import push_folder
 
-        results["hub_url"] = push_folder(model_dir, args.push_to_hub, commit_message=f"Fine-tuned on {task.name}")
+        results["hub_url"] = push_folder(
+            model_dir, training_args.hub_model_id, commit_message=f"Fine-tuned on {task.name}"
+        )
     return results
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`scripts/finetune.py`: fine-tune, print the results table. Bad input exits 2 with one `error:` line."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    (args,) = HfArgumentParser(FinetuneArguments).parse_args_into_dataclasses(args=argv)
+class GPT1Trainer(Trainer):
+    """`Trainer` with the paper's weight-decay rule, the one pretraining uses (`gpt1.pretraining.decays`): every
+    matrix, embeddings included; no bias or LayerNorm parameter."""
+
+    def get_decay_parameter_names(self, model: torch.nn.Module) -> list[str]:
+        return [name for name, param in model.named_parameters() if decays(param)]
+
+
+def finetune_parser() -> HfArgumentParser:
+    """`scripts/finetune.py`'s parser: `FinetuneArguments` and every Trainer flag, the paper's values as defaults."""
+    return HfArgumentParser((FinetuneArguments, PaperTrainingArguments))
+
+
+def parse_arguments(parser: HfArgumentParser, argv: list[str] | None) -> tuple[Any, ...] | int:
+    """`parser`'s dataclasses from `argv`; an option `TrainingArguments` itself refuses (its `__post_init__`: an
+    unknown strategy, --load_best_model_at_end with unmatched strategies, ...) is a user error: exit status 2."""
     try:
-        results = finetune(args)
+        return tuple(parser.parse_args_into_dataclasses(args=argv))
+    except ValueError as e:
+        return user_error(e)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`scripts/finetune.py`: fine-tune, print the results table. Bad input exits 2 with one `error:` line.
+
+    The flags are `FinetuneArguments`' and every `TrainingArguments` one, with the paper's values as defaults
+    (`PaperTrainingArguments`).
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    parsed = parse_arguments(finetune_parser(), argv)
+    if isinstance(parsed, int):
+        return parsed
+    args, training_args = parsed
+    try:
+        results = finetune(args, training_args)
     except (FinetuneError, TaskError, OutputDirError) as e:
         return user_error(e)
     print(markdown_table([results], title=f"Fine-tuning: {results['task']}"))
@@ -520,15 +593,19 @@ def main(argv: list[str] | None = None) -> int:
 __all__ = [
     "FinetuneArguments",
     "FinetuneError",
+    "GPT1Trainer",
+    "PaperTrainingArguments",
     "build_model",
     "check_arguments",
     "check_loading_info",
     "compute_metrics_fn",
     "finetune",
+    "finetune_parser",
     "head_prefixes",
     "load_config_and_tokenizer",
     "load_model",
     "load_tokenizer",
     "main",
+    "parse_arguments",
     "resolve_task",
 ]

@@ -543,6 +543,11 @@ def with_fields(task: TaskSpec, **changes: Any) -> TaskSpec:
     return dataclasses.replace(task, **changes)
 
 
+def subsample(dataset: Any, n: int | None, seed: int = 0) -> Any:
+    """`n` examples drawn with `seed` (`--max_train_samples` / `--max_eval_samples`), or all of them for None."""
+    return dataset if n is None or n >= len(dataset) else dataset.shuffle(seed=seed).select(range(n))
+
+
 __all__ = [
     "DEMO_DATA",
     "STORY_CLOZE_SEED",
@@ -564,6 +569,7 @@ __all__ = [
     "pad_collate",
     "read_tsv",
     "story_cloze_labels",
+    "subsample",
     "text_pairs",
     "with_fields",
 ]

@@ -34,7 +34,7 @@ from .hub import HubError, MissingTokenizerError, hub_errors, load_tokenizer
 from .io import OutputDirError, check_output_dir
 from .metrics import load_metric
 from .results import markdown_table, write_results
-from .tasks import TaskError, TaskSpec, get_task, load_task_data
+from .tasks import TaskError, TaskSpec, get_task, load_task_data, subsample
 
 logger = logging.getLogger(__name__)
 
@@ -148,10 +148,6 @@ def best_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(candidates[int(np.argmax(mcc))])
 
 
-def _slice(dataset, n: int | None, seed: int = 0):
-    return dataset if n is None or n >= len(dataset) else dataset.shuffle(seed=seed).select(range(n))
-
-
 def zero_shot(
     model: GPT1ForCausalLM,
     tokenizer: GPT1Tokenizer,
@@ -167,7 +163,7 @@ def zero_shot(
     `data` is the task's splits when already loaded (`load_task_data`); otherwise they are read from `data_dir`.
     """
     data = load_task_data(task, data_dir) if data is None else data
-    evaluation = _slice(data[task.eval_split], max_eval_samples).to_dict()  # plain lists, columnar
+    evaluation = subsample(data[task.eval_split], max_eval_samples).to_dict()  # plain lists, columnar
     labels = np.array(evaluation[task.label_column])
     details: dict[str, Any] = {}
     if task.transform == "multiple_choice":
@@ -185,7 +181,7 @@ def zero_shot(
             raise ZeroShotError(
                 "the CoLA heuristic fits its threshold on training sentences: the train split is missing"
             )
-        train = _slice(data[task.train_split], max_train_samples).to_dict()
+        train = subsample(data[task.train_split], max_train_samples).to_dict()
         threshold = best_threshold(
             sentence_scores(model, tokenizer, train[task.text_columns[0]], batch_size),
             np.array(train[task.label_column]),

@@ -12,14 +12,21 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoModelForMultipleChoice, AutoModelForSequenceClassification
+from transformers import (
+    AutoModelForMultipleChoice,
+    AutoModelForSequenceClassification,
+    HfArgumentParser,
+    TrainingArguments,
+)
 
 from gpt1.ablations import AblationArguments, run_ablations
 from gpt1.ablations import main as ablations_main
 from gpt1.finetuning import (
     FinetuneArguments,
     FinetuneError,
+    PaperTrainingArguments,
     finetune,
+    finetune_parser,
     load_model,
     load_tokenizer,
     main,
@@ -42,21 +49,31 @@ def tiny_lm(tmp_path_factory) -> Path:
     return folder
 
 
-def quick_args(tiny_lm: Path, out: Path, **overrides) -> FinetuneArguments:
+FINETUNE_FIELDS = {f.name for f in dataclasses.fields(FinetuneArguments)}
+
+
+def split_args(**settings) -> tuple[FinetuneArguments, PaperTrainingArguments]:
+    """`settings` as `finetune` takes them: the task's and data's options, and the Trainer's."""
+    ours = {k: v for k, v in settings.items() if k in FINETUNE_FIELDS}
+    trainer = {k: v for k, v in settings.items() if k not in FINETUNE_FIELDS}
+    return FinetuneArguments(**ours), PaperTrainingArguments(**trainer)
+
+
+def quick_args(tiny_lm: Path, out: Path, **overrides) -> tuple[FinetuneArguments, PaperTrainingArguments]:
     """A few steps on a handful of examples: the head overfits them, so the task loss must fall."""
     settings = dict(
         model_name_or_path=str(tiny_lm), output_dir=str(out), add_special_tokens=True, max_train_samples=8,
         max_eval_samples=8, per_device_train_batch_size=8, per_device_eval_batch_size=8, num_train_epochs=6,
-        learning_rate=3e-2, warmup_ratio=0.0, lm_coef=0.0, max_length=24, logging_steps=1, save_strategy="no",
+        learning_rate=3e-2, warmup_steps=0.0, lm_coef=0.0, max_length=24, logging_steps=1, save_strategy="no",
         eval_strategy="no",
     )  # fmt: skip
-    return FinetuneArguments(**{**settings, **overrides})
+    return split_args(**{**settings, **overrides})
 
 
 @pytest.mark.parametrize("name", ["sst2", "cola", "mrpc", "stsb", "rte", "wnli", "story_cloze"])
 def test_each_task_trains_and_lands_in_the_results_file(shared_data, tiny_lm, tmp_path, name):
     task = TASKS[name]
-    results = finetune(quick_args(tiny_lm, tmp_path, task=name, data_dir=str(shared_data)))
+    results = finetune(*quick_args(tiny_lm, tmp_path, task=name, data_dir=str(shared_data)))
     losses = results["train_losses"]
     assert results["global_step"] == 6 and len(losses) == 6
     assert sum(losses[-2:]) < sum(losses[:2]), losses
@@ -74,18 +91,19 @@ def test_each_task_trains_and_lands_in_the_results_file(shared_data, tiny_lm, tm
 
 def test_resume_and_reload_reproduce_the_metrics(tiny_lm, tmp_path):
     """Trainer checkpoints resume to the same model; the saved model reloads and scores the same."""
-    args = quick_args(
+    args, training_args = quick_args(
         tiny_lm, tmp_path, task="demo", max_train_samples=16, num_train_epochs=2, lm_coef=0.5, save_strategy="epoch",
         save_total_limit=None, learning_rate=1e-3,
     )  # fmt: skip
-    first = finetune(args)
+    first = finetune(args, training_args)
     assert first["global_step"] == 4 and (tmp_path / "checkpoint-2").is_dir()
-    resumed = finetune(dataclasses.replace(args, resume_from_checkpoint=str(tmp_path / "checkpoint-2")))
+    resume = dataclasses.replace(training_args, resume_from_checkpoint=str(tmp_path / "checkpoint-2"))
+    resumed = finetune(args, resume)
     assert resumed["global_step"] == 4
     assert resumed["eval"]["eval_loss"] == pytest.approx(first["eval"]["eval_loss"], abs=1e-4)
     reloaded = finetune(
-        FinetuneArguments(task="demo", model_name_or_path=str(tmp_path / "model"), output_dir=str(tmp_path / "eval"),
-                          do_train=False, max_eval_samples=8, max_length=24)
+        FinetuneArguments(task="demo", model_name_or_path=str(tmp_path / "model"), max_eval_samples=8, max_length=24),
+        PaperTrainingArguments(output_dir=str(tmp_path / "eval"), do_train=False),
     )  # fmt: skip
     assert reloaded["metrics"] == pytest.approx(resumed["metrics"])
     assert reloaded["eval"]["eval_loss"] == pytest.approx(resumed["eval"]["eval_loss"], abs=1e-5)
@@ -93,17 +111,17 @@ def test_resume_and_reload_reproduce_the_metrics(tiny_lm, tmp_path):
 
 def test_missing_special_tokens_is_an_error_unless_added(tiny_lm, tmp_path):
     with pytest.raises(ValueError, match="pass --add_special_tokens"):
-        finetune(quick_args(tiny_lm, tmp_path, task="demo", add_special_tokens=False))
-    model, tokenizer = load_model(quick_args(tiny_lm, tmp_path, task="demo"), TASKS["demo"])
+        finetune(*quick_args(tiny_lm, tmp_path, task="demo", add_special_tokens=False))
+    model, tokenizer = load_model(quick_args(tiny_lm, tmp_path, task="demo")[0], TASKS["demo"])
     assert model.config.vocab_size == len(tokenizer) == 40481 and tokenizer.add_fine_tuning_framing
     assert model.lm_head.weight is model.transformer.tokens_embed.weight  # still tied after growing
 
 
 def test_evaluation_only_task(shared_data, tiny_lm, tmp_path):
-    args = quick_args(tiny_lm, tmp_path, task="qnli", data_dir=str(shared_data))
+    args, training_args = quick_args(tiny_lm, tmp_path, task="qnli", data_dir=str(shared_data))
     with pytest.raises(ValueError, match="no training split"):
-        finetune(args)
-    results = finetune(dataclasses.replace(args, do_train=False))
+        finetune(args, training_args)
+    results = finetune(args, dataclasses.replace(training_args, do_train=False))
     assert results["eval_examples"] == 8 and "accuracy" in results["metrics"]
 
 
@@ -136,13 +154,131 @@ def test_cli_on_a_custom_csv_task(tiny_lm, tmp_path, capsys):
     assert "| custom | custom | accuracy |" in capsys.readouterr().out
 
 
+# --- the command line: the task's options plus every Trainer flag, the paper's recipe as defaults -------------------
+
+
+def test_no_flags_give_the_papers_recipe():
+    """Section 4.1: lr 6.25e-5, batch 32, 3 epochs, linear warmup over 0.2% of training, weight decay 0.01,
+    lm_coef 0.5, classifier dropout 0.1; parsed into a real `TrainingArguments`."""
+    args, training_args = finetune_parser().parse_args_into_dataclasses(args=[])
+    assert isinstance(training_args, TrainingArguments)
+    assert training_args.learning_rate == 6.25e-5
+    assert training_args.per_device_train_batch_size == 32 and training_args.gradient_accumulation_steps == 1
+    assert training_args.num_train_epochs == 3
+    assert training_args.warmup_steps == 0.002  # a float below 1: a fraction of the training steps
+    assert training_args.lr_scheduler_type == "linear"
+    assert training_args.weight_decay == 0.01 and training_args.max_grad_norm == 1.0
+    assert training_args.per_device_eval_batch_size == 64 and training_args.logging_steps == 10
+    assert training_args.save_strategy == "epoch" and training_args.eval_strategy == "epoch"
+    assert training_args.save_total_limit == 1 and training_args.seed == 42 and training_args.do_train
+    assert training_args.output_dir is None  # finetune() names it after the task: outputs/finetune/<task>
+    assert args.lm_coef == 0.5 and args.classifier_dropout == 0.1
+    assert (args.task, args.model_name_or_path) == ("demo", "openai-community/openai-gpt")
+    # The programmatic defaults are the same recipe.
+    assert dataclasses.asdict(PaperTrainingArguments()) == dataclasses.asdict(training_args)
+
+
+TRAINER_FLAGS = ["--gradient_accumulation_steps", "--bf16", "--fp16", "--fsdp", "--deepspeed", "--torch_compile",
+                 "--load_best_model_at_end", "--lr_scheduler_type", "--report_to"]  # fmt: skip
+
+
+@pytest.mark.parametrize("cli", [main, ablations_main], ids=["finetune", "ablations"])
+def test_help_lists_the_trainer_flags(cli, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli(["--help"])
+    assert exit_info.value.code == 0
+    shown = capsys.readouterr().out
+    flags = set(re.findall(r"--[a-z_0-9]+", shown))
+    assert set(TRAINER_FLAGS) <= flags, set(TRAINER_FLAGS) - flags
+    # The task's own options and the README's Trainer flags keep their names.
+    assert {"--task", "--label_names", "--lm_coef", "--learning_rate", "--num_train_epochs", "--output_dir",
+            "--per_device_train_batch_size", "--save_strategy", "--eval_strategy", "--seed"} <= flags  # fmt: skip
+    assert "0.2% of the steps" in shown and "6.25e-05" in shown
+
+
+def test_gradient_accumulation_gives_the_same_first_update_as_the_whole_batch(tmp_path):
+    """`--gradient_accumulation_steps 4 --per_device_train_batch_size 8` is one update on 32 examples, the same as
+    batch 32: same weights after exactly one optimizer step (dropout off); batch 8 alone is another update."""
+    torch.manual_seed(0)
+    lm = tmp_path / "lm"
+    no_dropout = dict(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    GPT1ForCausalLM(GPT1Config.from_preset("tiny", vocab_size=40478, **no_dropout)).save_pretrained(lm)
+    GPT1Tokenizer().save_pretrained(lm)
+    rows = "text,label\n" + "".join(
+        f"{'great fun' if i % 3 else 'dull and slow'} {i},{i % 3 > 0:d}\n" for i in range(32)
+    )
+    (tmp_path / "data.csv").write_text(rows)
+    common = [
+        "--train_file", str(tmp_path / "data.csv"), "--validation_file", str(tmp_path / "data.csv"),
+        "--text_columns", "text", "--label_names", "neg", "pos", "--model_name_or_path", str(lm),
+        "--add_special_tokens", "--max_length", "16", "--lm_coef", "0", "--classifier_dropout", "0",
+        "--max_eval_samples", "4", "--max_steps", "1", "--warmup_steps", "0", "--learning_rate", "1e-1",
+        "--optim", "sgd",  # the update is the gradient (Adam's first step is its sign: float noise near 0 flips it)
+        "--max_grad_norm", "0",  # clipping would hide a gradient N times too large
+        "--logging_steps", "1", "--save_strategy", "no", "--eval_strategy", "no",
+    ]  # fmt: skip
+    runs = {
+        "whole": ["--per_device_train_batch_size", "32"],
+        "accumulated": ["--per_device_train_batch_size", "8", "--gradient_accumulation_steps", "4"],
+        "small": ["--per_device_train_batch_size", "8"],
+    }
+    weights = {}
+    for name, flags in runs.items():
+        assert main([*common, *flags, "--output_dir", str(tmp_path / name)]) == 0
+        results = json.loads((tmp_path / name / "results.json").read_text())["runs"][0]
+        assert results["global_step"] == 1
+        weights[name] = GPT1ForSequenceClassification.from_pretrained(tmp_path / name / "model").state_dict()
+    assert results["settings"]["gradient_accumulation_steps"] == 1
+    start = GPT1ForCausalLM.from_pretrained(lm).state_dict()
+    key = "transformer.h.0.attn.c_attn.weight"
+    assert not torch.equal(weights["whole"][key], start[key])  # one real update happened
+    for name, tensor in weights["whole"].items():
+        torch.testing.assert_close(weights["accumulated"][name], tensor, rtol=1e-5, atol=1e-6, msg=name)
+    assert not torch.allclose(weights["small"][key], weights["whole"][key], rtol=1e-5, atol=1e-6)
+
+
+def test_trainer_options_it_refuses_are_user_errors(tiny_lm, tmp_path, capsys):
+    """What `TrainingArguments` itself refuses, and --push_to_hub without a repo: exit 2 with one line."""
+    base = ["--model_name_or_path", str(tiny_lm), "--output_dir", str(tmp_path / "out"), "--add_special_tokens"]
+    message = cli_error(main, [*base, "--load_best_model_at_end", "--save_strategy", "steps"], capsys)
+    assert "load_best_model_at_end" in message
+    message = cli_error(main, [*base, "--push_to_hub"], capsys)
+    assert message == "error: --push_to_hub needs --hub_model_id (the Hub repo to push the model to)"
+    message = cli_error(main, [*base, "--gradient_accumulation_steps", "0"], capsys)
+    assert "--gradient_accumulation_steps must be a positive integer, got 0" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_ablation_runs_are_the_parsed_arguments_with_one_change(tmp_path):
+    """Every fine-tuning and Trainer flag reaches every run of the grid; each run changes only its setting."""
+    from gpt1.ablations import ABLATION_DEFAULTS, ablation_runs
+
+    parser = HfArgumentParser((AblationArguments, FinetuneArguments, PaperTrainingArguments))
+    parser.set_defaults(**ABLATION_DEFAULTS)
+    argv = ["--model_name_or_path", "ckpt", "--output_dir", str(tmp_path), "--transfer_layers", "1",
+            "--gradient_accumulation_steps", "2", "--learning_rate", "1e-4", "--max_train_samples", "100"]  # fmt: skip
+    grid, finetune_args, training_args = parser.parse_args_into_dataclasses(args=argv)
+    assert finetune_args.task == "sst2" and finetune_args.add_special_tokens
+    assert training_args.save_strategy == "no" and training_args.eval_strategy == "no"
+    runs = ablation_runs(grid, finetune_args, training_args)
+    names = [t.run_name for _, t in runs]
+    assert names == ["full", "no_aux_lm", "no_pretraining", "transfer_1"]
+    for (run, run_training), name in zip(runs, names):
+        assert run_training.output_dir == str(tmp_path / name)
+        assert run_training.gradient_accumulation_steps == 2 and run_training.learning_rate == 1e-4
+        assert run.max_train_samples == 100 and run.model_name_or_path == "ckpt"
+    assert [(r.lm_coef, r.from_scratch, r.n_transfer_layers) for r, _ in runs] == [
+        (0.5, False, None), (0.0, False, None), (0.5, True, None), (0.5, False, 1)
+    ]  # fmt: skip
+
+
 def test_ablations_table_puts_table5_beside_ours(shared_data, tiny_lm, tmp_path):
-    args = AblationArguments(
+    finetune_args, training_args = split_args(
         model_name_or_path=str(tiny_lm), task="sst2", data_dir=str(shared_data), output_dir=str(tmp_path),
-        settings=["full", "no_pretraining"], max_train_samples=8, max_eval_samples=8, num_train_epochs=1,
-        max_length=16, per_device_train_batch_size=8,
+        add_special_tokens=True, max_train_samples=8, max_eval_samples=8, num_train_epochs=1, max_length=16,
+        per_device_train_batch_size=8, save_strategy="no", eval_strategy="no",
     )  # fmt: skip
-    results = run_ablations(args)
+    results = run_ablations(AblationArguments(settings=["full", "no_pretraining"]), finetune_args, training_args)
     assert [r["run"] for r in results] == ["full", "no_pretraining"]
     table = (tmp_path / "ablations.md").read_text()
     assert "| full | sst2 | accuracy |" in table and "| 91.3 |" in table and "| 84.0 |" in table
@@ -321,3 +457,19 @@ def test_ablations_cli_refuses_user_mistakes_before_the_first_run(tiny_lm, tmp_p
     base += ["--output_dir", str(tmp_path / "out")]  # a later flag wins: `extra` overrides these
     assert re.search(message, cli_error(ablations_main, [*base, *extra], capsys))
     assert not (tmp_path / "out").exists()
+
+
+def test_fine_tuning_decays_what_pretraining_decays(tiny_lm, tmp_path):
+    """One weight-decay rule (`gpt1.pretraining.decays`): the Trainer's optimizer groups are pretraining's."""
+    from gpt1.finetuning import GPT1Trainer, PaperTrainingArguments
+    from gpt1.pretraining import param_groups
+
+    model, _ = load_model(FinetuneArguments(task="demo", model_name_or_path=str(tiny_lm), add_special_tokens=True),
+                          TASKS["demo"])  # fmt: skip
+    args = PaperTrainingArguments(output_dir=str(tmp_path), report_to="none", eval_strategy="no")
+    trainer = GPT1Trainer(model=model, args=args)
+    optimizer = trainer.create_optimizer()
+    by_decay = {g["weight_decay"]: {id(p) for p in g["params"]} for g in optimizer.param_groups}
+    expected = {g["weight_decay"]: {id(p) for p in g["params"]} for g in param_groups(model, 0.01)}
+    assert by_decay == expected
+    assert id(model.transformer.positions_embed.weight) in by_decay[0.01]  # the authors' rule: embeddings decay
