@@ -439,57 +439,52 @@ RECORDED_TRAINING_ARGS = (
 )  # fmt: skip
 
 
-def finetune(args: FinetuneArguments, training_args: TrainingArguments | None = None) -> dict[str, Any]:
-    """Fine-tune (or, with `training_args.do_train` false, only evaluate) and write `results.json` / `results.md`.
-
-    `training_args` are the Trainer's (default: `PaperTrainingArguments()`, the paper's recipe); its `output_dir`
-    defaults to `outputs/finetune/<task>` and its `run_name` names the row of the results table (default: the task).
-    Returns the results: task, headline metric, every `eval_*` metric, the paper's figure, the training losses,
-    the settings, and where the model was saved (`<output_dir>/model`, loadable with the Auto classes).
-    """
-    start = time.time()
-    training_args = PaperTrainingArguments() if training_args is None else training_args
-    do_train = training_args.do_train
-    # Every check that can fail on the user's input runs before the long work (loading weights, tokenising).
+def check_run(args: FinetuneArguments, training_args: TrainingArguments) -> tuple[TaskSpec, Path]:
+    """Every check that can fail on the user's options, before any long work: the options, the task, the output
+    folder (a non-empty one is fine: resuming reads the Trainer checkpoints there, and a new run replaces only its
+    own files) and what `--resume_from_checkpoint last` would resume. Returns the task and the output folder."""
     check_arguments(args, training_args)
     task = resolve_task(args)
     check_max_length(args, task)
-    # A non-empty folder is fine: resuming reads the Trainer checkpoints there, a new run replaces its own files.
     output_dir = check_output_dir(training_args.output_dir or f"outputs/finetune/{task.name}", overwrite=True)
-    resume = training_args.resume_from_checkpoint
-    if do_train and resume == "last" and get_last_checkpoint_or_none(output_dir) is None:
+    last = training_args.resume_from_checkpoint == "last"
+    if training_args.do_train and last and get_last_checkpoint_or_none(output_dir) is None:
         raise FinetuneError(f"--resume_from_checkpoint last: no Trainer checkpoint in {output_dir} to resume from")
-    config, tokenizer = load_config_and_tokenizer(args, task)
-    data = load_task_data(task, args.data_dir)
-    if do_train and task.train_split not in data:
-        raise FinetuneError(
-            f"task {task.name!r} has no training split here (only {list(data)}): evaluate a model fine-tuned "
-            "elsewhere with --do_train false"
-        )
-    seed = training_args.seed
-    set_seed(seed)
-    model, tokenizer = build_model(args, task, config, tokenizer)
-    max_length = min(args.max_length or model.config.n_positions, model.config.n_positions)
+    return task, output_dir
+
+
+def encode_splits(
+    args: FinetuneArguments, task: TaskSpec, data: Any, tokenizer: GPT1Tokenizer, max_length: int, do_train: bool,
+    seed: int,
+) -> dict[str, Any]:  # fmt: skip
+    """The training (when training) and evaluation splits, sampled (`--max_*_samples`) and framed by the task's
+    transformation."""
     encode = functools.partial(encode_batch, task, tokenizer, max_length=max_length)
     splits = {}
     for split, n in ((task.train_split, args.max_train_samples), (task.eval_split, args.max_eval_samples)):
         if split in data and (split != task.train_split or do_train):
             subset = subsample(data[split], n, seed)
             splits[split] = subset.map(encode, batched=True, remove_columns=subset.column_names, desc="encode")
+    return splits
 
-    # The user's options as given, but: this run's folder; no training-time evaluation or checkpoints when only
-    # evaluating; the Hub push is ours (the saved model, once), not the Trainer's; no pinned memory without a GPU.
+
+def make_trainer(
+    training_args: TrainingArguments, output_dir: Path, model: torch.nn.Module, tokenizer: GPT1Tokenizer,
+    task: TaskSpec, splits: dict[str, Any],
+) -> GPT1Trainer:  # fmt: skip
+    """The `Trainer` of a run: the user's options as given, but this run's folder; no training-time evaluation or
+    checkpoints when only evaluating; the Hub push is ours (the saved model, once), not the Trainer's; no pinned
+    memory without a GPU."""
     changes: dict[str, Any] = {
         "output_dir": str(output_dir),
         "push_to_hub": False,
         "dataloader_pin_memory": training_args.dataloader_pin_memory and torch.cuda.is_available(),
     }
-    if not do_train:
+    if not training_args.do_train:
         changes.update(eval_strategy="no", save_strategy="no", load_best_model_at_end=False)
-    trainer_args = replace(training_args, **changes)
     trainer = GPT1Trainer(
         model=model,
-        args=trainer_args,
+        args=replace(training_args, **changes),
         train_dataset=splits.get(task.train_split),
         eval_dataset=splits[task.eval_split],
         data_collator=functools.partial(pad_collate, pad_token_id=tokenizer.pad_token_id),
@@ -499,22 +494,23 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments | None = 
     # The heads' loss is a mean over their micro-batch (they take **kwargs, but not `num_items_in_batch`): it must be
     # divided by --gradient_accumulation_steps exactly once. transformers 5.4 has accelerate's `backward` do it;
     # later versions leave it to the Trainer, which does it only for a model that takes no loss kwargs.
+    # (`test_gradient_accumulation_gives_the_same_first_update_as_the_whole_batch` runs on the oldest and newest.)
     if trainer.accelerator.gradient_accumulation_steps == 1:
         trainer.model_accepts_loss_kwargs = False
+    return trainer
 
-    model_dir = None
-    if do_train:
-        trainer.train(resume_from_checkpoint=True if resume == "last" else resume)
-        model_dir = output_dir / "model"
-        with atomic_directory(model_dir) as tmp:
-            trainer.model.save_pretrained(tmp)
-            fit_to_model(tokenizer, trainer.model).save_pretrained(tmp)
-    metrics = trainer.evaluate()  # predictions = logits: the config's keys_to_ignore_at_inference drop the rest
 
+def summarize(
+    args: FinetuneArguments, run_name: str | None, task: TaskSpec, trainer: Trainer, metrics: dict[str, float],
+    splits: dict[str, Any], model_dir: Path | None, max_length: int, seconds: float,
+) -> dict[str, Any]:  # fmt: skip
+    """The run's row for `results.json`: the headline and every metric, the paper's figure, the losses, the
+    settings and where the model is."""
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
-    recorded = trainer_args.to_dict()  # enums as strings, tokens redacted
-    results = {
-        "run": training_args.run_name or task.name,
+    recorded = trainer.args.to_dict()  # enums as strings, tokens redacted
+    do_train = model_dir is not None
+    return {
+        "run": run_name or task.name,
         "task": task.name,
         "transform": task.transform,
         "main_metric": task.main_metric,
@@ -528,15 +524,52 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments | None = 
         "train_loss_last": losses[-1] if losses else None,
         "train_losses": losses,
         "global_step": trainer.state.global_step,
-        "model_dir": str(model_dir) if model_dir is not None else None,
-        "seconds": round(time.time() - start, 1),
+        "model_dir": str(model_dir) if do_train else None,
+        "seconds": round(seconds, 1),
         "settings": {
             **asdict(args),
             **{name: recorded[name] for name in RECORDED_TRAINING_ARGS if name in recorded},
             "max_length": max_length,
-            "parameters": model.num_parameters(),
+            "parameters": trainer.model.num_parameters(),
         },
     }
+
+
+def finetune(args: FinetuneArguments, training_args: TrainingArguments | None = None) -> dict[str, Any]:
+    """Fine-tune (or, with `training_args.do_train` false, only evaluate) and write `results.json` / `results.md`.
+
+    `training_args` are the Trainer's (default: `PaperTrainingArguments()`, the paper's recipe); its `output_dir`
+    defaults to `outputs/finetune/<task>` and its `run_name` names the row of the results table (default: the task).
+    Returns the results: task, headline metric, every `eval_*` metric, the paper's figure, the training losses,
+    the settings, and where the model was saved (`<output_dir>/model`, loadable with the Auto classes).
+    """
+    start = time.time()
+    training_args = PaperTrainingArguments() if training_args is None else training_args
+    do_train = training_args.do_train
+    task, output_dir = check_run(args, training_args)
+    config, tokenizer = load_config_and_tokenizer(args, task)
+    data = load_task_data(task, args.data_dir)
+    if do_train and task.train_split not in data:
+        raise FinetuneError(
+            f"task {task.name!r} has no training split here (only {list(data)}): evaluate a model fine-tuned "
+            "elsewhere with --do_train false"
+        )
+    set_seed(training_args.seed)
+    model, tokenizer = build_model(args, task, config, tokenizer)
+    max_length = min(args.max_length or model.config.n_positions, model.config.n_positions)
+    splits = encode_splits(args, task, data, tokenizer, max_length, do_train, training_args.seed)
+    trainer = make_trainer(training_args, output_dir, model, tokenizer, task, splits)
+    model_dir = None
+    if do_train:
+        resume = training_args.resume_from_checkpoint
+        trainer.train(resume_from_checkpoint=True if resume == "last" else resume)
+        model_dir = output_dir / "model"
+        with atomic_directory(model_dir) as tmp:
+            trainer.model.save_pretrained(tmp)
+            fit_to_model(tokenizer, trainer.model).save_pretrained(tmp)
+    metrics = trainer.evaluate()  # predictions = logits: the config's keys_to_ignore_at_inference drop the rest
+    seconds = time.time() - start
+    results = summarize(args, training_args.run_name, task, trainer, metrics, splits, model_dir, max_length, seconds)
     write_results(output_dir, [results], title=f"Fine-tuning: {task.name}")
     if training_args.push_to_hub and model_dir is not None:
         from .hub import push_folder
