@@ -35,7 +35,7 @@ from tokenization import FINE_TUNING_TOKENS, GPT1Tokenizer, fit_to_model, prepar
 from tokenization.tokenization_gpt1 import HUB_ID
 
 from .cli import one_line, user_error
-from .hub import HubError, MissingTokenizerError
+from .hub import HubError, MissingTokenizerError, is_local_path
 from .hub import load_tokenizer as load_saved_tokenizer
 from .io import OutputDirError, atomic_directory, check_output_dir
 from .metrics import load_metric
@@ -272,7 +272,7 @@ def load_tokenizer(args: FinetuneArguments) -> GPT1Tokenizer:
 def load_config(args: FinetuneArguments, task: TaskSpec) -> GPT1Config:
     """The checkpoint's config with the task's head settings (labels, problem type, dropout, lm_coef)."""
     source = args.model_name_or_path
-    if source.startswith(("/", ".", "~")) and not Path(source).expanduser().is_dir():
+    if is_local_path(source) and not Path(source).expanduser().is_dir():
         raise FinetuneError(f"--model_name_or_path {source}: no such checkpoint folder")
     try:
         config = GPT1Config.from_pretrained(source)

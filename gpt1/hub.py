@@ -245,6 +245,12 @@ def load_model(
         return model_class.from_pretrained(repo_id, revision=revision, token=token, **kwargs)
 
 
+def is_local_path(name: str | Path) -> bool:
+    """Whether a model name means a folder on this machine rather than a Hub repo id (`name` or `owner/name`)."""
+    name = str(name)
+    return Path(name).expanduser().exists() or name.startswith(("/", ".", "~")) or name.count("/") > 1
+
+
 def has_tokenizer_files(source: str | Path, *, revision: str | None = None, token: str | bool | None = None) -> bool:
     """Whether `source` (a folder or repo id) holds a tokenizer: `tokenizer.json`, or `vocab.json` + `merges.txt`."""
 
@@ -374,6 +380,7 @@ __all__ = [
     "hub_errors",
     "MissingTokenizerError",
     "has_tokenizer_files",
+    "is_local_path",
     "load_model",
     "load_tokenizer",
     "main",

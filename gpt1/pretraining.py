@@ -769,10 +769,9 @@ def build_model(args: PretrainArguments, tokenizer: Any) -> torch.nn.Module:
 
 
 def build_run(
-    args: PretrainArguments, accelerator: Accelerator, tracker: JsonlTracker, tokenizer: Any, splits: Any
+    args: PretrainArguments, accelerator: Accelerator, tracker: JsonlTracker, tokenizer: Any, splits: Any, accum: int
 ) -> Run:
-    """Model, optimiser, schedule and loaders, prepared by accelerate."""
-    accum = accumulation_steps(args, accelerator.num_processes)
+    """Model, optimiser, schedule and loaders, prepared by accelerate; `accum` micro-batches per update."""
     train_set, val_set = splits["train"].with_format("torch"), splits["validation"].with_format("torch")
     micro_per_step = args.per_device_train_batch_size * accelerator.num_processes
     if len(train_set) < micro_per_step:
@@ -954,10 +953,10 @@ def finish(run: Run, progress: Progress) -> Path:
 
 def run_pretraining(args: PretrainArguments, accelerator: Accelerator, tracker: JsonlTracker) -> Path:
     """The body of `pretrain`, run while this process holds the output folder's lock: the stages in order."""
-    accumulation_steps(args, accelerator.num_processes)  # a batch that does not divide: before any data is read
+    accum = accumulation_steps(args, accelerator.num_processes)  # a batch that does not divide: before any data
     resume_from = prepare_run_folder(args, accelerator)
     tokenizer, splits = build_data(args, accelerator, resuming=resume_from is not None)
-    run = build_run(args, accelerator, tracker, tokenizer, splits)
+    run = build_run(args, accelerator, tracker, tokenizer, splits, accum)
     progress = restore(run, resume_from)
     config = {k: v for k, v in asdict(args).items() if isinstance(v, int | float | str | bool)}
     config |= {"num_processes": accelerator.num_processes, "gradient_accumulation_steps": run.accum}

@@ -30,7 +30,7 @@ from modeling_gpt1 import GPT1ForCausalLM
 from tokenization import GPT1Tokenizer
 
 from .cli import one_line, user_error
-from .hub import HubError, MissingTokenizerError, hub_errors, load_tokenizer
+from .hub import HubError, MissingTokenizerError, hub_errors, is_local_path, load_tokenizer
 from .io import OutputDirError, check_output_dir
 from .metrics import load_metric
 from .results import markdown_table, write_results
@@ -253,9 +253,9 @@ def load_task(task: TaskSpec, data_dir: str | None) -> DatasetDict:
 
 def check_model_location(name: str) -> None:
     """Refuse a model path that is no saved model's folder; a name that is no path is left to the Hub."""
-    path = Path(name).expanduser()
-    if not (path.exists() or name.startswith(("/", ".", "~")) or name.count("/") > 1):
+    if not is_local_path(name):
         return  # `name` or `owner/name`: a Hub repo id
+    path = Path(name).expanduser()
     if not path.exists():
         raise ZeroShotError(f"--model_name_or_path: no such model folder: {name!r}")
     if not path.is_dir():
