@@ -1,8 +1,8 @@
 """Metrics through `evaluate`: the Hub modules when they can be fetched, else the copies bundled here.
 
-`evaluate.load("accuracy")` needs the Hub; offline (or when the Hub cannot be reached) the module of the same name
-in this folder is loaded by path instead, with the same outputs. Each folder holds one script named like it, the
-layout `evaluate.load(<folder>)` expects.
+`evaluate.load("accuracy")` needs the Hub; offline (or when the Hub cannot be reached) `bundled/bundled.py` is loaded
+by path instead, with the metric's name as its `config_name`: one module whose table holds every metric a task row
+may name, with the same outputs as the Hub module of that name.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import evaluate
 
 logger = logging.getLogger(__name__)
 
-LOCAL_METRICS = Path(__file__).resolve().parent
-METRIC_NAMES = ("accuracy", "f1", "matthews_correlation", "pearsonr", "spearmanr")
+BUNDLED = Path(__file__).resolve().parent / "bundled"
+METRIC_NAMES = ("accuracy", "f1", "matthews_correlation", "pearsonr", "spearmanr")  # the rows of bundled.METRICS
 
 
 @functools.cache  # a module is stateless between compute() calls: load each once per process
@@ -29,7 +29,7 @@ def load_metric(name: str) -> evaluate.EvaluationModule:
             return evaluate.load(name)
         except Exception as err:  # no network, Hub down, proxy: any failure means use the local copy
             logger.info("evaluate.load(%r) failed (%s); using the bundled module", name, err)
-    return evaluate.load(str(LOCAL_METRICS / name))
+    return evaluate.load(str(BUNDLED), config_name=name)
 
 
-__all__ = ["LOCAL_METRICS", "METRIC_NAMES", "load_metric"]
+__all__ = ["BUNDLED", "METRIC_NAMES", "load_metric"]
