@@ -185,6 +185,12 @@ def _normalizer_rules() -> tuple[tuple[str, str], ...]:
     starts there); the few that cannot are lookahead-first, which rejects most positions with one test.
     """
     splits, keeps = _parse_exceptions()
+    # After `_standardize_rules` the only whitespace is " " and "\n", and the text starts with " ".
+    return (*_standardize_rules(), *_exception_rules(splits, keeps), *_affix_rules(), *_infix_rules())
+
+
+def _standardize_rules() -> list[tuple[str, str]]:
+    """`text_standardize`, punctuation runs spaced out, and every newline (with the whitespace after it) spaced out."""
     rules: list[tuple[str, str]] = []
     # text_standardize: dashes, ellipsis, acute accent ...
     rules += [("[—–―]", "-"), ("…", "..."), ("´", "'")]
@@ -205,8 +211,12 @@ def _normalizer_rules() -> tuple[tuple[str, str], ...]:
     rules.append((f"[{peel}]\\K(?=[{peel}])|(?:{runs}|\\.\\.++)\\K(?=[^ \\n])|[{other_ws}]", " "))
     # ... and every newline, with the whitespace after it, becomes " \n ".
     rules.append((f"\n[{_WS}]*", " \n "))
-    # From here on the only whitespace is " " and "\n", and the text starts with " ".
+    return rules
 
+
+def _exception_rules(splits: list[list[str]], keeps: list[str]) -> list[tuple[str, str]]:
+    """spaCy's tokenizer exceptions: the words it splits (`don't` -> `do n't`) and those it keeps whole (`Mr.`)."""
+    rules: list[tuple[str, str]] = []
     # spaCy exceptions that split a word (`don't` -> `do n't`, `cannot` -> `can not`). The mark keeps the second
     # part (`'ll`, `n't`) from being split again by the rules below, as spaCy never re-splits them.
     for index in (1, 2):
@@ -223,7 +233,12 @@ def _normalizer_rules() -> tuple[tuple[str, str], ...]:
     firsts = {k[0] for k in keeps if len(k) > 1 and not k[0].isalnum()}
     starts = {c: f"\\K(?=(?:{_alternation(k[1:] for k in keeps if len(k) > 1 and k[0] == c)}){_END})" for c in firsts}
     rules.append((_START + _trie_regex({**ends, **starts}), _KEEP))
+    return rules
 
+
+def _affix_rules() -> list[tuple[str, str]]:
+    """Suffixes peeled from the end of a word, then prefixes from its start, as spaCy does."""
+    rules: list[tuple[str, str]] = []
     # Suffixes, peeled from the end as spaCy does: `'s`, a final "." after a lower-case letter / digit / quote or
     # two capitals, the punctuation and quotes ending a word, units and currencies after digits (`5km`, `10%`).
     # (a "." after `'S` is not peeled, `S` being a single capital: then `'S` does not end the word either)
@@ -252,6 +267,12 @@ def _normalizer_rules() -> tuple[tuple[str, str], ...]:
             " ",
         )
     )
+    return rules
+
+
+def _infix_rules() -> list[tuple[str, str]]:
+    """Infixes (`a.B`, `a:b`, `1^2`, symbols), then the marks removed and the final sigma."""
+    rules: list[tuple[str, str]] = []
     # Infixes: "." between a lower-case letter and a capital (not in `Ph.D.`), ":<>=" between letters, "^"
     # between digits, and symbols ("icons": °, ©, emoji) wherever they are.
     upper = f"[{_UPPER}{re.escape(_QUOTES)}]"
@@ -263,7 +284,7 @@ def _normalizer_rules() -> tuple[tuple[str, str], ...]:
     rules.append((f"[{_MARK}{_KEEP}]", ""))
     # Python lower-cases a word-final capital sigma to "ς" (the authors lower-cased each spaCy token in Python).
     rules.append((r"Σ(?<=\p{L}Σ)(?!\p{L})", "ς"))
-    return tuple(rules)
+    return rules
 
 
 def build_normalizer() -> normalizers.Normalizer:
