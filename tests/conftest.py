@@ -48,6 +48,22 @@ def original_vocab(shared_data: Path) -> tuple[Path, Path]:
     return folder / "encoder_bpe_40000.json", folder / "vocab_40000.bpe"
 
 
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory) -> Path:
+    """A tiny GPT-1 language model over the authors' 40,478-token vocabulary, saved with its tokenizer: the shape
+    of a checkpoint from `scripts/pretrain.py` (no fine-tuning tokens yet)."""
+    import torch
+
+    from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
+    from tokenization import GPT1Tokenizer
+
+    folder = tmp_path_factory.mktemp("tiny_lm")
+    torch.manual_seed(0)
+    GPT1ForCausalLM(GPT1Config.from_preset("tiny", vocab_size=40478)).save_pretrained(folder)
+    GPT1Tokenizer().save_pretrained(folder)
+    return folder
+
+
 def cli_error(cli_main, argv: list[str], capsys) -> str:
     """Run a CLI that must refuse `argv`: exit status 2, one `error: ...` line on stderr, no traceback."""
     assert cli_main(argv) == 2

@@ -15,11 +15,9 @@ import torch
 from transformers import (
     AutoModelForMultipleChoice,
     AutoModelForSequenceClassification,
-    HfArgumentParser,
     TrainingArguments,
 )
 
-from gpt1.ablations import AblationArguments, run_ablations
 from gpt1.ablations import main as ablations_main
 from gpt1.finetuning import (
     FinetuneArguments,
@@ -36,18 +34,6 @@ from gpt1.tasks import TASKS
 from modeling_gpt1 import GPT1Config, GPT1ForCausalLM, GPT1ForMultipleChoice, GPT1ForSequenceClassification
 from tests.conftest import cli_error
 from tokenization import GPT1Tokenizer
-
-
-@pytest.fixture(scope="module")
-def tiny_lm(tmp_path_factory) -> Path:
-    """A tiny GPT-1 language model over the authors' 40,478-token vocabulary, saved with its tokenizer: the shape
-    of a checkpoint from `scripts/pretrain.py` (no fine-tuning tokens yet)."""
-    folder = tmp_path_factory.mktemp("tiny_lm")
-    torch.manual_seed(0)
-    GPT1ForCausalLM(GPT1Config.from_preset("tiny", vocab_size=40478)).save_pretrained(folder)
-    GPT1Tokenizer().save_pretrained(folder)
-    return folder
-
 
 FINETUNE_FIELDS = {f.name for f in dataclasses.fields(FinetuneArguments)}
 
@@ -249,41 +235,6 @@ def test_trainer_options_it_refuses_are_user_errors(tiny_lm, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_ablation_runs_are_the_parsed_arguments_with_one_change(tmp_path):
-    """Every fine-tuning and Trainer flag reaches every run of the grid; each run changes only its setting."""
-    from gpt1.ablations import ABLATION_DEFAULTS, ablation_runs
-
-    parser = HfArgumentParser((AblationArguments, FinetuneArguments, PaperTrainingArguments))
-    parser.set_defaults(**ABLATION_DEFAULTS)
-    argv = ["--model_name_or_path", "ckpt", "--output_dir", str(tmp_path), "--transfer_layers", "1",
-            "--gradient_accumulation_steps", "2", "--learning_rate", "1e-4", "--max_train_samples", "100"]  # fmt: skip
-    grid, finetune_args, training_args = parser.parse_args_into_dataclasses(args=argv)
-    assert finetune_args.task == "sst2" and finetune_args.add_special_tokens
-    assert training_args.save_strategy == "no" and training_args.eval_strategy == "no"
-    runs = ablation_runs(grid, finetune_args, training_args)
-    names = [t.run_name for _, t in runs]
-    assert names == ["full", "no_aux_lm", "no_pretraining", "transfer_1"]
-    for (run, run_training), name in zip(runs, names):
-        assert run_training.output_dir == str(tmp_path / name)
-        assert run_training.gradient_accumulation_steps == 2 and run_training.learning_rate == 1e-4
-        assert run.max_train_samples == 100 and run.model_name_or_path == "ckpt"
-    assert [(r.lm_coef, r.from_scratch, r.n_transfer_layers) for r, _ in runs] == [
-        (0.5, False, None), (0.0, False, None), (0.5, True, None), (0.5, False, 1)
-    ]  # fmt: skip
-
-
-def test_ablations_table_puts_table5_beside_ours(shared_data, tiny_lm, tmp_path):
-    finetune_args, training_args = split_args(
-        model_name_or_path=str(tiny_lm), task="sst2", data_dir=str(shared_data), output_dir=str(tmp_path),
-        add_special_tokens=True, max_train_samples=8, max_eval_samples=8, num_train_epochs=1, max_length=16,
-        per_device_train_batch_size=8, save_strategy="no", eval_strategy="no",
-    )  # fmt: skip
-    results = run_ablations(AblationArguments(settings=["full", "no_pretraining"]), finetune_args, training_args)
-    assert [r["run"] for r in results] == ["full", "no_pretraining"]
-    table = (tmp_path / "ablations.md").read_text()
-    assert "| full | sst2 | accuracy |" in table and "| 91.3 |" in table and "| 84.0 |" in table
-
-
 # --- reliability: checkpoints that do not match their config or lack a tokenizer, and user errors at the CLI ------
 
 
@@ -427,36 +378,6 @@ def test_cli_user_errors_exit_2_with_one_line(tiny_lm, tmp_path, capsys, monkeyp
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and expected in errors[0], err
     assert "Traceback" not in err
-
-
-ABLATION_MISTAKES = [
-    (["--settings", "full", "fulll"], r"unknown ablation setting\(s\) \['fulll'\]; choose from full"),
-    (["--task", "nope"], "unknown task 'nope'; choose from"),
-    (["--per_device_train_batch_size", "0"], "--per_device_train_batch_size must be a positive integer, got 0"),
-    (["--max_train_samples", "0"], "--max_train_samples must be a positive integer, got 0"),
-    (["--max_length", "-5"], "--max_length must be a positive integer, got -5"),
-    (["--num_train_epochs", "0"], "--num_train_epochs must be positive, got 0.0"),
-    (["--learning_rate=-1e-4"], "--learning_rate must be positive, got -0.0001"),
-    (["--transfer_layers", "1", "-1"], r"--transfer_layers must be block counts from 0 to 2 \(.*\), got -1"),
-    (["--transfer_layers", "9"], r"--transfer_layers must be block counts from 0 to 2 \(.*\), got 9"),
-    (["--output_dir", "{a_file}"], "output folder .*a_file is a file"),
-    (["--model_name_or_path", "{tmp}/nothing"], "--model_name_or_path .*nothing: no such checkpoint folder"),
-    (["--model_name_or_path", "nobody/no-such-lm"], "cannot load a GPT-1 checkpoint from 'nobody/no-such-lm'"),
-    (["--data_dir", "{tmp}/no-data"], "task 'sst2': data folder .*no-data does not exist"),
-]
-
-
-@pytest.mark.parametrize(("extra", "message"), ABLATION_MISTAKES, ids=[" ".join(m[0]) for m in ABLATION_MISTAKES])
-def test_ablations_cli_refuses_user_mistakes_before_the_first_run(tiny_lm, tmp_path: Path, capsys, extra, message):
-    """Each of these used to end in a traceback, several only after a fine-tuning run (--num_train_epochs 0 ran
-    the grid untrained and exited 0). The grid is checked as a whole before its first run."""
-    (tmp_path / "a_file").write_text("not a folder")
-    places = {"tmp": tmp_path, "a_file": tmp_path / "a_file"}
-    extra = [arg.format(**places) for arg in extra]
-    base = ["--model_name_or_path", str(tiny_lm), "--data_dir", str(tmp_path), "--settings", "full"]
-    base += ["--output_dir", str(tmp_path / "out")]  # a later flag wins: `extra` overrides these
-    assert re.search(message, cli_error(ablations_main, [*base, *extra], capsys))
-    assert not (tmp_path / "out").exists()
 
 
 def test_fine_tuning_decays_what_pretraining_decays(tiny_lm, tmp_path):
