@@ -20,14 +20,14 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from transformers import EvalPrediction, HfArgumentParser, Trainer, TrainingArguments, set_seed
-from transformers.trainer_utils import IntervalStrategy, SaveStrategy, get_last_checkpoint
+from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
 from modeling_gpt1 import GPT1Config, GPT1ForMultipleChoice, GPT1ForSequenceClassification
 from modeling_gpt1.modeling_gpt1 import GPT1ChoiceHead
@@ -39,7 +39,6 @@ from .hub import HubError, MissingTokenizerError, is_local_path
 from .hub import load_tokenizer as load_saved_tokenizer
 from .io import OutputDirError, atomic_directory, check_output_dir
 from .metrics import load_metric
-from .pretraining import decays
 from .results import markdown_table, write_results
 from .tasks import (
     TaskError,
@@ -51,6 +50,7 @@ from .tasks import (
     pad_collate,
     subsample,
 )
+from .training import MODEL_DIR, decays, latest_checkpoint, trainer_option
 
 logger = logging.getLogger(__name__)
 
@@ -115,16 +115,6 @@ class FinetuneArguments:
     )
 
 
-_TRAINER_FIELDS = {f.name: f for f in fields(TrainingArguments)}
-
-
-def _paper_default(name: str, default: Any, note: str = "") -> Any:
-    """`TrainingArguments.<name>` with another default (its help kept, the default named in it)."""
-    metadata = dict(_TRAINER_FIELDS[name].metadata)
-    metadata["help"] = f"{metadata.get('help', '')} {note or f'Default here: {default}.'}".strip()
-    return field(default=default, metadata=metadata)
-
-
 @dataclass
 class PaperTrainingArguments(TrainingArguments):
     """`TrainingArguments` with the paper's fine-tuning recipe (section 4.1) as defaults: lr 6.25e-5, batch 32,
@@ -137,24 +127,24 @@ class PaperTrainingArguments(TrainingArguments):
     checkpoints).
     """
 
-    output_dir: str | None = _paper_default("output_dir", None, "Default here: outputs/finetune/<task>.")
-    do_train: bool = _paper_default("do_train", True, "Default here: True; false only evaluates the checkpoint.")
-    eval_strategy: IntervalStrategy | str = _paper_default("eval_strategy", "epoch")
-    per_device_train_batch_size: int = _paper_default("per_device_train_batch_size", 32)
-    per_device_eval_batch_size: int = _paper_default("per_device_eval_batch_size", 64)
-    learning_rate: float = _paper_default("learning_rate", 6.25e-5)
-    weight_decay: float = _paper_default("weight_decay", 0.01)
-    num_train_epochs: float = _paper_default("num_train_epochs", 3.0)
-    warmup_steps: float = _paper_default("warmup_steps", 0.002, "Default here: 0.002 (0.2%% of the steps).")
-    logging_steps: float = _paper_default("logging_steps", 10)
-    save_strategy: SaveStrategy | str = _paper_default("save_strategy", "epoch")
-    save_total_limit: int | None = _paper_default("save_total_limit", 1)
-    disable_tqdm: bool | None = _paper_default("disable_tqdm", True)
-    remove_unused_columns: bool = _paper_default(
+    output_dir: str | None = trainer_option("output_dir", None, "Default here: outputs/finetune/<task>.")
+    do_train: bool = trainer_option("do_train", True, "Default here: True; false only evaluates the checkpoint.")
+    eval_strategy: IntervalStrategy | str = trainer_option("eval_strategy", "epoch")
+    per_device_train_batch_size: int = trainer_option("per_device_train_batch_size", 32)
+    per_device_eval_batch_size: int = trainer_option("per_device_eval_batch_size", 64)
+    learning_rate: float = trainer_option("learning_rate", 6.25e-5)
+    weight_decay: float = trainer_option("weight_decay", 0.01)
+    num_train_epochs: float = trainer_option("num_train_epochs", 3.0)
+    warmup_steps: float = trainer_option("warmup_steps", 0.002, "Default here: 0.002 (0.2%% of the steps).")
+    logging_steps: float = trainer_option("logging_steps", 10)
+    save_strategy: SaveStrategy | str = trainer_option("save_strategy", "epoch")
+    save_total_limit: int | None = trainer_option("save_total_limit", 1)
+    disable_tqdm: bool | None = trainer_option("disable_tqdm", True)
+    remove_unused_columns: bool = trainer_option(
         "remove_unused_columns", False, "Default here: False (the collator builds exactly the model's inputs)."
     )
 
-    run_name: str | None = _paper_default(
+    run_name: str | None = trainer_option(
         "run_name", None, "Here also the row's name in the results table (default: the task)."
     )
     push_to_hub: bool = field(
@@ -425,11 +415,6 @@ def compute_metrics_fn(task: TaskSpec):
     return compute
 
 
-def get_last_checkpoint_or_none(output_dir: Path) -> str | None:
-    """The newest `checkpoint-N` folder of a Trainer run in `output_dir`, if any."""
-    return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
-
-
 # The Trainer's options kept in `results.json` beside the `FinetuneArguments` (the recipe; the rest is in the
 # Trainer's own `training_args.bin` when it saves checkpoints).
 RECORDED_TRAINING_ARGS = (
@@ -448,7 +433,7 @@ def check_run(args: FinetuneArguments, training_args: TrainingArguments) -> tupl
     check_max_length(args, task)
     output_dir = check_output_dir(training_args.output_dir or f"outputs/finetune/{task.name}", overwrite=True)
     last = training_args.resume_from_checkpoint == "last"
-    if training_args.do_train and last and get_last_checkpoint_or_none(output_dir) is None:
+    if training_args.do_train and last and latest_checkpoint(output_dir) is None:
         raise FinetuneError(f"--resume_from_checkpoint last: no Trainer checkpoint in {output_dir} to resume from")
     return task, output_dir
 
@@ -563,7 +548,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments | None = 
     if do_train:
         resume = training_args.resume_from_checkpoint
         trainer.train(resume_from_checkpoint=True if resume == "last" else resume)
-        model_dir = output_dir / "model"
+        model_dir = output_dir / MODEL_DIR
         with atomic_directory(model_dir) as tmp:
             trainer.model.save_pretrained(tmp)
             fit_to_model(tokenizer, trainer.model).save_pretrained(tmp)
@@ -581,7 +566,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments | None = 
 
 
 class GPT1Trainer(Trainer):
-    """`Trainer` with the paper's weight-decay rule, the one pretraining uses (`gpt1.pretraining.decays`): every
+    """`Trainer` with the paper's weight-decay rule, the one pretraining uses (`gpt1.training.decays`): every
     matrix, embeddings included; no bias or LayerNorm parameter."""
 
     def get_decay_parameter_names(self, model: torch.nn.Module) -> list[str]:

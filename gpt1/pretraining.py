@@ -53,6 +53,7 @@ from .hub import HubError, MissingTokenizerError, push_folder
 from .hub import load_tokenizer as load_saved_tokenizer
 from .io import atomic_directory, atomic_write_json, is_partial, recover_interrupted
 from .logging_utils import JsonlTracker, plot_loss_curve, read_jsonl
+from .training import param_groups
 
 DEMO_CORPUS = Path(__file__).resolve().parent / "demo_data" / "books"  # package data: present after any install
 RUN_LOCK = ".gpt1-run.lock"  # in output_dir; held (flock) by the run writing there
@@ -293,25 +294,6 @@ def train_vocabulary(tokenizer: Any, corpus: Any, vocab_size: int) -> Any:
         raise PretrainError(f"--vocab_size needs a fast (tokenizers-backed) tokenizer, got {type(tokenizer).__name__}")
     batches = (corpus[i : i + 1000]["text"] for i in range(0, len(corpus), 1000))
     return tokenizer.train_new_from_iterator(batches, vocab_size=vocab_size, length=len(corpus))
-
-
-def decays(param: torch.Tensor) -> bool:
-    """The paper's weight-decay rule, for pretraining and fine-tuning alike: decay every matrix (ndim >= 2), not
-    biases or LayerNorm gains/biases (ndim 1).
-
-    It is the authors' code (`len(shape) > 1`): besides the attention and MLP weights it decays the token AND
-    position embeddings, which in their code were one matrix.
-    """
-    return param.dim() >= 2
-
-
-def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """AdamW groups by `decays`. Tied parameters appear once."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    return [
-        {"params": [p for p in params if decays(p)], "weight_decay": weight_decay},
-        {"params": [p for p in params if not decays(p)], "weight_decay": 0.0},
-    ]
 
 
 def build_optimizer(
@@ -992,8 +974,6 @@ __all__ = [
     "latest_checkpoint",
     "load_tokenizer",
     "main",
-    "decays",
-    "param_groups",
     "peak_flops",
     "pretrain",
     "save_checkpoint",

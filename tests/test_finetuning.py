@@ -381,9 +381,9 @@ def test_cli_user_errors_exit_2_with_one_line(tiny_lm, tmp_path, capsys, monkeyp
 
 
 def test_fine_tuning_decays_what_pretraining_decays(tiny_lm, tmp_path):
-    """One weight-decay rule (`gpt1.pretraining.decays`): the Trainer's optimizer groups are pretraining's."""
+    """One weight-decay rule (`gpt1.training.decays`): the Trainer's optimizer groups are pretraining's."""
     from gpt1.finetuning import GPT1Trainer, PaperTrainingArguments
-    from gpt1.pretraining import param_groups
+    from gpt1.training import param_groups
 
     model, _ = load_model(FinetuneArguments(task="demo", model_name_or_path=str(tiny_lm), add_special_tokens=True),
                           TASKS["demo"])  # fmt: skip

@@ -30,10 +30,10 @@ from gpt1.pretraining import (
     flops_per_token,
     latest_checkpoint,
     main,
-    param_groups,
     pretrain,
     table_peak_flops,
 )
+from gpt1.training import param_groups
 from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
 
 REPO = Path(__file__).resolve().parents[1]
