@@ -14,17 +14,23 @@ corpus's Arrow files, so a second run over the same corpus with the same tokeniz
 from __future__ import annotations
 
 import codecs
+import collections
 import glob
+import itertools
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
 from datasets import (
     Dataset,
     DatasetDict,
     Features,
+    IterableDataset,
     List,
     Value,
     concatenate_datasets,
@@ -41,6 +47,7 @@ BUILDERS: dict[str, str] = {
     ".parquet": "parquet",
 }
 GLOB_CHARS = set("*?[")
+PACK_BATCH = 1000  # records packed together (`pack_texts`); each batch drops under one block
 
 
 class CorpusError(ValueError):
@@ -116,8 +123,12 @@ def load_corpus(
     split: str = "train",
     unwrap_lines: bool = True,
     cache_dir: str | None = None,
-) -> Dataset:
-    """A corpus as a `Dataset` with one column, `text`, one record per paragraph (plain text) or document.
+    streaming: bool = False,
+) -> Dataset | IterableDataset:
+    """A corpus as a `Dataset` with one column, `text`, one record per paragraph (plain text) or document; with
+    `streaming`, an `IterableDataset` of the same records in the same order, read as it is iterated (a corpus
+    larger than the disk's cache, or a Hub dataset never downloaded whole), whose unreadable files and missing
+    columns surface only when iterated.
 
     `source` is local (see `resolve_corpus_files`) or, when it is no local path, a Hub dataset name loaded with
     `load_dataset(source, dataset_config, split=split)`. Plain-text files are read one paragraph per record
@@ -129,7 +140,7 @@ def load_corpus(
     """
     if isinstance(source, str | Path) and not _looks_local(str(source)):
         try:
-            corpus = load_dataset(str(source), dataset_config, split=split, cache_dir=cache_dir)
+            corpus = load_dataset(str(source), dataset_config, split=split, cache_dir=cache_dir, streaming=streaming)
         except Exception as e:  # the Hub, offline mode or the dataset script can fail in many ways; name the input
             raise CorpusError(
                 f"{str(source)!r} is no local file, folder or glob, and loading it as a Hub dataset failed: {e}"
@@ -141,22 +152,28 @@ def load_corpus(
         for builder, files in groups.items():
             kwargs: dict[str, Any] = {"sample_by": "paragraph"} if builder == "text" else {}
             try:
-                data = load_dataset(builder, data_files=files, split="train", cache_dir=cache_dir, **kwargs)
+                data = load_dataset(
+                    builder, data_files=files, split="train", cache_dir=cache_dir, streaming=streaming, **kwargs
+                )
             except Exception as e:  # malformed JSON, unreadable parquet, bad encoding: find the file and the line
                 raise _unreadable({builder: files}, e) from e
             if builder == "text":
                 if unwrap_lines:
-                    data = data.map(_unwrap, batched=True, desc="joining wrapped lines")
+                    data = data.map(_unwrap, batched=True, **_desc(data, "joining wrapped lines"))
                 parts.append(data)
             else:
                 parts.append(_text_column(data, text_column, ", ".join(files[:3])))
     corpus = concatenate_datasets(parts) if len(parts) > 1 else parts[0]
     try:
         corpus = corpus.filter(
-            lambda batch: [bool(t and t.strip()) for t in batch["text"]], batched=True, desc="dropping empty records"
+            lambda batch: [bool(t and t.strip()) for t in batch["text"]],
+            batched=True,
+            **_desc(corpus, "dropping empty records"),
         )
     except UnicodeDecodeError as e:  # the JSON reader stores invalid UTF-8 as is; the first read of the text fails
         raise _unreadable(groups, e) from e
+    if streaming:
+        return corpus
     if len(corpus) == 0:
         raise CorpusError(f"the corpus {source!r} is empty: it holds no text")
     return corpus
@@ -267,8 +284,16 @@ def _unreadable(groups: dict[str, list[str]], error: BaseException) -> CorpusErr
     return CorpusError(f"cannot read {listing}: {type(cause).__name__}: {cause}".rstrip(": "))
 
 
-def _text_column(data: Dataset, text_column: str, where: str) -> Dataset:
-    """`data` reduced to its text column, renamed `text`; a missing or non-text column is named in the error."""
+def _desc(data: Dataset | IterableDataset, desc: str) -> dict[str, str]:
+    """`map`/`filter`'s progress-bar label, which only a `Dataset` takes (a stream is processed as it is read)."""
+    return {"desc": desc} if isinstance(data, Dataset) else {}
+
+
+def _text_column(data: Dataset | IterableDataset, text_column: str, where: str) -> Dataset | IterableDataset:
+    """`data` reduced to its text column, renamed `text`; a missing or non-text column is named in the error (for
+    a stream whose columns are not known before reading, when it is read)."""
+    if data.features is None:
+        return data.map(lambda record: {"text": record[text_column]}, remove_columns=list(data.column_names or []))
     if text_column not in data.column_names:
         raise CorpusError(
             f"{where} has no column {text_column!r} (its columns: {', '.join(data.column_names) or 'none'}); "
@@ -281,13 +306,29 @@ def _text_column(data: Dataset, text_column: str, where: str) -> Dataset:
     return data.rename_column(text_column, "text") if text_column != "text" else data
 
 
+def check_block_size(block_size: int) -> None:
+    """Refuse a block that holds no (input, target) pair."""
+    if block_size < 2:
+        raise CorpusError(f"block_size must be at least 2 tokens (one input, one target), got {block_size}")
+
+
+def pack_texts(texts: list[str], tokenizer: Any, block_size: int) -> list[list[int]]:
+    """The packing rule every path shares (`pack_corpus`, prepared and streamed corpora): tokenise `texts` without
+    special tokens, concatenate them in order and cut the stream into blocks of `block_size`, dropping the last
+    partial block. Callers pack batches of `PACK_BATCH` records, so that all paths cut the same blocks."""
+    ids = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+    stream = [token for record in ids for token in record]
+    usable = len(stream) - len(stream) % block_size
+    return [stream[i : i + block_size] for i in range(0, usable, block_size)]
+
+
 def pack_corpus(
     corpus: Dataset,
     tokenizer: Any,
     block_size: int,
     *,
     num_proc: int | None = None,
-    batch_size: int = 1000,
+    batch_size: int = PACK_BATCH,  # another size cuts other blocks than the prepared and streamed paths
 ) -> Dataset:
     """Tokenise `corpus` and cut the token stream into rows of exactly `block_size` tokens (`input_ids`).
 
@@ -295,14 +336,10 @@ def pack_corpus(
     later) and concatenated in order. Each `map` batch of `batch_size` records is packed on its own and its last
     partial block dropped, which costs under one block per batch and lets batches run in parallel processes.
     """
-    if block_size < 2:
-        raise CorpusError(f"block_size must be at least 2 tokens (one input, one target), got {block_size}")
+    check_block_size(block_size)
 
     def tokenize_and_pack(batch: dict[str, list[str]]) -> dict[str, list[list[int]]]:
-        ids = tokenizer(batch["text"], add_special_tokens=False, verbose=False)["input_ids"]
-        stream = [token for record in ids for token in record]
-        usable = len(stream) - len(stream) % block_size
-        return {"input_ids": [stream[i : i + block_size] for i in range(0, usable, block_size)]}
+        return {"input_ids": pack_texts(batch["text"], tokenizer, block_size)}
 
     # int32 halves the cache against datasets' default int64; every vocabulary here is far below 2**31.
     features = Features({"input_ids": List(Value("int32"))})
@@ -330,15 +367,90 @@ def split_blocks(blocks: Dataset, validation_fraction: float, seed: int) -> Data
     Blocks rather than documents are held out so that even a one-book corpus has a validation set; neighbouring
     blocks share no tokens, so no validation token is ever trained on.
     """
+    train, validation = split_indices(len(blocks), validation_fraction, seed)
+    return DatasetDict(train=blocks.select(train), validation=blocks.select(validation))
+
+
+def split_indices(n_blocks: int, validation_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (train, validation) block indices of `split_blocks`, for any corpus of `n_blocks` blocks: a seeded
+    permutation whose first `validation_fraction` (at least one block) is held out. It is the split
+    `Dataset.train_test_split(test_size=n_val, seed=seed)` makes, so runs split as they did before."""
     if not 0.0 < validation_fraction < 1.0:
         raise CorpusError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
-    if len(blocks) < 2:
+    if n_blocks < 2:
         raise CorpusError(
-            f"the corpus makes only {len(blocks)} block(s); at least 2 are needed (one to train on, one held out)"
+            f"the corpus makes only {n_blocks} block(s); at least 2 are needed (one to train on, one held out)"
         )
-    n_val = min(len(blocks) - 1, max(1, round(validation_fraction * len(blocks))))
-    parts = blocks.train_test_split(test_size=n_val, seed=seed, shuffle=True)
-    return DatasetDict(train=parts["train"], validation=parts["test"])
+    n_val = min(n_blocks - 1, max(1, round(validation_fraction * n_blocks)))
+    permutation = np.random.default_rng(seed).permutation(n_blocks)
+    return permutation[n_val:], permutation[:n_val]
+
+
+# --- streamed corpora ----------------------------------------------------------------------------------------------
+
+
+def record_batches(records: Iterable[dict[str, Any]]) -> Iterator[list[str]]:
+    """The texts of a stream of records in packing batches of `PACK_BATCH` (the last one may be shorter)."""
+    batch: list[str] = []
+    for record in records:
+        batch.append(record["text"])
+        if len(batch) == PACK_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@dataclass
+class StreamedCorpus:
+    """A corpus tokenised and packed as it is read (`load_corpus(..., streaming=True)`), never stored.
+
+    The stream is cut into packing batches of `PACK_BATCH` records, each packed by `pack_texts`, so the blocks are
+    those of `pack_corpus` on the same records. The first `held_out` batches are the validation blocks; the rest are
+    dealt in turn to `n_shards` shards, one per micro-batch slot of an update (micro-batches per process x
+    processes). The data of an update therefore depends on the batch sizes alone, not on how many processes share
+    it, and each process tokenises only its own shards' batches (1 / processes of the text). Not
+    `datasets.distributed.split_dataset_by_node`: it deals whole files to processes when their number divides,
+    which would make the blocks depend on the process count.
+    """
+
+    records: Iterable[dict[str, Any]]  # an `IterableDataset` with a `text` column: iterable again for each pass
+    tokenizer: Any
+    block_size: int
+    held_out: int  # packing batches at the head of the stream kept for validation
+
+    def validation_blocks(self) -> list[list[int]]:
+        """The blocks of the held-out batches."""
+        head = itertools.islice(record_batches(self.records), self.held_out)
+        return [block for texts in head for block in pack_texts(texts, self.tokenizer, self.block_size)]
+
+    def _training_batches(self, shards: set[int], n_shards: int) -> Iterator[tuple[int | None, list[str]]]:
+        """(shard, texts) of the training batches of `shards`, pass after pass, with (None, []) after each pass."""
+        while True:
+            for b, texts in enumerate(record_batches(self.records)):
+                if b >= self.held_out and (b - self.held_out) % n_shards in shards:
+                    yield (b - self.held_out) % n_shards, texts
+            yield None, []
+
+    def micro_batches(self, batch_size: int, shards: Sequence[int], n_shards: int) -> Iterator[torch.Tensor]:
+        """`(batch_size, block_size)` token ids forever, one from each of `shards` in turn (a process's micro-batch
+        slots, in order), starting over at the end of the stream. Deterministic, so a resume skips what was used."""
+        buffers: dict[int, collections.deque] = {shard: collections.deque() for shard in shards}
+        source = self._training_batches(set(shards), n_shards)
+        while True:
+            for shard in shards:
+                passes = 0
+                while len(buffers[shard]) < batch_size:
+                    owner, texts = next(source)
+                    if owner is None and (passes := passes + 1) > 1:
+                        raise CorpusError(
+                            f"the streamed corpus cannot fill a micro-batch of {batch_size} blocks for shard {shard} "
+                            f"of {n_shards}: after the {self.held_out * PACK_BATCH} held-out records it needs at least "
+                            f"{n_shards} more batches of {PACK_BATCH} records; use more text or fewer held-out records"
+                        )
+                    if owner is not None:
+                        buffers[owner].extend(pack_texts(texts, self.tokenizer, self.block_size))
+                yield torch.tensor([buffers[shard].popleft() for _ in range(batch_size)])
 
 
 def build_pretraining_data(
@@ -364,10 +476,14 @@ def build_pretraining_data(
 
 __all__ = [
     "BUILDERS",
+    "PACK_BATCH",
     "CorpusError",
+    "StreamedCorpus",
     "build_pretraining_data",
     "load_corpus",
     "pack_corpus",
+    "pack_texts",
     "resolve_corpus_files",
     "split_blocks",
+    "split_indices",
 ]

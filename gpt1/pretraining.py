@@ -20,6 +20,7 @@ import hashlib
 import itertools
 import json
 import math
+import os
 import pickle
 import shutil
 import time
@@ -30,7 +31,8 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, broadcast_object_list, set_seed
+from accelerate.utils import DataLoaderConfiguration, DistributedType, broadcast_object_list, set_seed
+from datasets import Dataset
 from filelock import FileLock, Timeout
 from safetensors import SafetensorError
 from torch.utils.data import DataLoader
@@ -38,21 +40,20 @@ from tqdm.auto import tqdm
 from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
-    AutoTokenizer,
     HfArgumentParser,
     get_cosine_schedule_with_warmup,
 )
 
 import modeling_gpt1  # noqa: F401  (registers GPT-1 with the Auto classes)
 from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
-from tokenization import GPT1Tokenizer, fit_to_model  # importing it registers GPT1Tokenizer with AutoTokenizer
+from tokenization import fit_to_model
 
 from .cli import user_error
-from .data import CorpusError, load_corpus, pack_corpus, split_blocks
+from .data import PACK_BATCH, CorpusError, StreamedCorpus, load_corpus, pack_corpus, split_blocks
 from .hub import HubError, MissingTokenizerError, push_folder
-from .hub import load_tokenizer as load_saved_tokenizer
 from .io import atomic_directory, atomic_write_json, is_partial, recover_interrupted
 from .logging_utils import JsonlTracker, plot_loss_curve, read_jsonl
+from .prepared import is_prepared, load_tokenizer, open_prepared, prepared_splits
 from .training import param_groups
 
 DEMO_CORPUS = Path(__file__).resolve().parent / "demo_data" / "books"  # package data: present after any install
@@ -154,6 +155,17 @@ class PretrainArguments:
         default=True, metadata={"help": "Join hard-wrapped lines inside a paragraph of plain text (off for verse)."}
     )
     validation_fraction: float | None = field(default=None, metadata={"help": "Share of blocks held out."})
+    streaming: bool = field(
+        default=False,
+        metadata={
+            "help": "Read, tokenise and pack the corpus (files or a Hub dataset) as training goes, never storing it: "
+            "for corpora too large to prepare. Needs --max_steps and a tokenizer (--vocab_size 0)."
+        },
+    )
+    validation_records: int = field(
+        default=1000,
+        metadata={"help": "With --streaming: records at the head of the stream held out (whole batches of 1,000)."},
+    )
     preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for tokenisation."})
     cache_dir: str | None = field(default=None, metadata={"help": "datasets cache folder."})
     # --- tokenizer and model
@@ -242,6 +254,11 @@ class PretrainArguments:
                     "checkpoint's embeddings; continue with its own tokenizer (the default) or pass --vocab_size 0"
                 )
             recipe.update(vocab_size=0, tokenizer=self.model_name_or_path)
+        if self.streaming:
+            self.check_streaming(recipe)
+        if is_prepared(self.dataset):
+            self.check_prepared()
+            recipe.update(vocab_size=0)  # its ids are written: the vocabulary is the prepared corpus's own
         filled = replace(self, **{k: v for k, v in recipe.items() if getattr(self, k) is None})
         if filled.dataset is None:
             raise PretrainError(
@@ -274,18 +291,40 @@ class PretrainArguments:
             )
         if filled.time_budget_minutes == 0:  # "no budget", not "stop before the first update"
             filled = replace(filled, time_budget_minutes=None)
+        prepared_block = open_prepared(filled.dataset).block_size if is_prepared(filled.dataset) else None
+        if prepared_block not in (None, filled.block_size):
+            raise PretrainError(
+                f"--block_size {filled.block_size} differs from the {prepared_block} tokens of the blocks prepared in "
+                f"{filled.dataset}; pass --block_size to match, or prepare the corpus again"
+            )
         return filled
+
+    def check_streaming(self, recipe: dict[str, Any]) -> None:
+        """Refuse what a stream cannot do: count its epochs, learn a vocabulary from it, be a prepared corpus."""
+        if is_prepared(self.dataset or recipe["dataset"]):
+            raise PretrainError(f"--streaming reads text; {self.dataset} is a prepared corpus: drop --streaming")
+        if (self.max_steps or recipe["max_steps"]) is None:
+            raise PretrainError("--streaming needs --max_steps: the length of a stream, and so an epoch, is unknown")
+        vocab_size = recipe["vocab_size"] if self.vocab_size is None else self.vocab_size
+        if vocab_size:
+            raise PretrainError(
+                f"--streaming cannot learn a vocabulary (--vocab_size {vocab_size}) from text it has not read yet; "
+                "pass --vocab_size 0 (and --tokenizer, or the bundled GPT-1 one is used)"
+            )
+        if self.validation_records < 1:
+            raise PretrainError(f"--validation_records must be a positive integer, got {self.validation_records}")
+
+    def check_prepared(self) -> None:
+        """Refuse the options a prepared corpus fixes already: its tokenizer wrote the ids."""
+        if self.vocab_size or self.tokenizer:
+            option = "--vocab_size" if self.vocab_size else "--tokenizer"
+            raise PretrainError(
+                f"{option} with the prepared corpus {self.dataset}: its token ids were written by its own tokenizer "
+                f"({Path(self.dataset) / 'tokenizer'}); prepare the corpus again with the tokenizer you want"
+            )
 
 
 # --- pieces of the run -------------------------------------------------------------------------------------------
-
-
-def load_tokenizer(name_or_path: str | None) -> Any:
-    """The tokenizer to pretrain with: any tokenizer in a folder or Hub repo (`gpt1.hub.load_tokenizer`), or (None)
-    the bundled GPT-1 one."""
-    if name_or_path is None:
-        return GPT1Tokenizer()
-    return load_saved_tokenizer(name_or_path, tokenizer_class=AutoTokenizer)
 
 
 def train_vocabulary(tokenizer: Any, corpus: Any, vocab_size: int) -> Any:
@@ -476,15 +515,18 @@ def output_dir_lock(out: Path, accelerator: Accelerator) -> Iterator[None]:
                 shutil.rmtree(out, ignore_errors=True)  # leave no trace of the folder we made
 
 
-def run_signature(args: PretrainArguments, config: GPT1Config, train_blocks: Any, total_steps: int) -> dict[str, Any]:
-    """What must not change between a run and its resumption: the model, the data and the optimisation schedule."""
-    sample = train_blocks[: min(4, len(train_blocks))]["input_ids"]
-    digest = hashlib.sha256(json.dumps([list(map(int, row)) for row in sample]).encode()).hexdigest()[:16]
+def run_signature(args: PretrainArguments, config: GPT1Config, splits: Any, total_steps: int) -> dict[str, Any]:
+    """What must not change between a run and its resumption: the model, the data and the optimisation schedule.
+    The data is known by its first training blocks (a stream's: its validation blocks, read before training)."""
+    streamed = isinstance(splits["train"], StreamedCorpus)
+    known = splits["validation" if streamed else "train"]
+    sample = [known[i]["input_ids"].tolist() for i in range(min(4, len(known)))]
+    digest = hashlib.sha256(json.dumps(sample).encode()).hexdigest()[:16]
     keys = ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "n_inner", "afn", "resid_pdrop")
     return {
         "model": {k: getattr(config, k) for k in keys},
         "block_size": args.block_size,
-        "train_blocks": len(train_blocks),
+        "train_blocks": "streamed" if streamed else len(splits["train"]),
         "data_digest": digest,
         "total_batch_size": args.total_batch_size,
         "seed": args.seed,
@@ -536,6 +578,19 @@ def micro_batches(accelerator: Accelerator, loader: Any, consumed: int):
         loader.set_epoch(epoch)
         yield from accelerator.skip_first_batches(loader, skip) if skip else loader
         epoch, skip = epoch + 1, 0
+
+
+def streamed_micro_batches(run: Run, consumed: int) -> Iterator[dict[str, torch.Tensor]]:
+    """A streamed corpus's micro-batches for this process, after the first `consumed`: its shards are the
+    micro-batch slots `process_index * accum ... + accum - 1` of every update (`StreamedCorpus`). A resume reads
+    the consumed ones again and drops them: the text up to there is tokenised again, never trained on twice."""
+    accelerator, accum = run.accelerator, run.accum
+    first = accelerator.process_index * accum
+    stream = run.train_loader.micro_batches(
+        run.args.per_device_train_batch_size, range(first, first + accum), accum * accelerator.num_processes
+    )
+    for ids in itertools.islice(stream, consumed, None):
+        yield {"input_ids": ids.to(accelerator.device)}
 
 
 def generate_sample(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int, seed: int) -> str:
@@ -603,7 +658,18 @@ def make_accelerator(args: PretrainArguments, out: Path) -> tuple[Accelerator, J
         # The shuffle order depends only on (seed, epoch), the same on every rank and after a resume.
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
     )
+    if os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true" and not is_fsdp(accelerator):
+        # accelerate enables FSDP only on GPUs and other accelerators; on CPU processes it quietly runs DDP.
+        raise PretrainError(
+            f"`accelerate launch --use_fsdp` on {accelerator.device.type} processes: accelerate runs FSDP only on "
+            "GPUs (and other accelerators) and would train with DDP instead; drop --use_fsdp, or launch on GPUs"
+        )
     return accelerator, trackers[0]
+
+
+def is_fsdp(accelerator: Accelerator) -> bool:
+    """Whether the model is sharded (FSDP 1 or 2): every process must then take part in each forward."""
+    return accelerator.distributed_type == DistributedType.FSDP
 
 
 @dataclass
@@ -615,9 +681,21 @@ class Progress:
     validated_at: int | None = None  # the step of the last validation record
     window_loss: float = 0.0  # summed loss of the updates since the last `log_every` record...
     window_steps: int = 0  # ...and their number: a resumed run's first record averages the same updates
+    # Losses of the window's updates still on the device (this process's): `settle` reads them all in one go.
+    unread: list[torch.Tensor] = field(default_factory=list, repr=False)
+
+    def settle(self, accelerator: Accelerator) -> None:
+        """Move the unread losses into `window_loss`: one reduction over processes and one host read for the whole
+        window instead of one per update (each read waits for the device to finish all the work queued so far)."""
+        if self.unread:
+            for loss in accelerator.reduce(torch.stack(self.unread), "mean").tolist():
+                self.window_loss += loss  # in update order, as a per-update read would have summed them
+            self.unread.clear()
 
     def state(self, scheduler: Any, signature: dict[str, Any]) -> dict[str, Any]:
-        """`trainer_state.json`: this progress, the schedule's state and the run's signature, all plain JSON."""
+        """`trainer_state.json`: this progress, the schedule's state and the run's signature, all plain JSON (call
+        `settle` first)."""
+        assert not self.unread, "settle() the unread losses before saving"
         return {
             "step": self.step,
             "tokens": self.tokens,
@@ -702,10 +780,21 @@ def prepare_run_folder(args: PretrainArguments, accelerator: Accelerator) -> Pat
 
 
 def build_data(args: PretrainArguments, accelerator: Accelerator, resuming: bool) -> tuple[Any, Any]:
-    """The tokenizer and the train/validation blocks, built once by the main process and read from its files and
-    cache by the others. A fresh run saves its tokenizer (learnt with `--vocab_size`) to `output_dir/tokenizer`;
+    """The tokenizer and the train/validation blocks (map-style datasets of `{"input_ids": tensor}` rows), built
+    once by the main process and read from its files and cache by the others, or mapped from a prepared corpus
+    (`gpt1.prepared`). A fresh run saves its tokenizer (learnt with `--vocab_size`) to `output_dir/tokenizer`;
     a resumed one reads it back, so the vocabulary never changes under a run."""
     tokenizer_dir = Path(args.output_dir) / "tokenizer"
+    if is_prepared(args.dataset):  # tokenised already: map the blocks, take the tokenizer that wrote them
+        prepared = open_prepared(args.dataset)
+        tokenizer = load_tokenizer(str(tokenizer_dir if resuming else prepared.tokenizer_dir))
+        if not resuming and accelerator.is_main_process:
+            with atomic_directory(tokenizer_dir) as tmp:
+                tokenizer.save_pretrained(tmp)
+        accelerator.wait_for_everyone()
+        return tokenizer, prepared_splits(prepared, args.validation_fraction, args.seed)
+    if args.streaming:
+        return build_streamed_data(args, accelerator, resuming)
     with accelerator.main_process_first():
         corpus = load_corpus(
             args.dataset,
@@ -726,7 +815,35 @@ def build_data(args: PretrainArguments, accelerator: Accelerator, resuming: bool
         if fresh_vocabulary:  # written once the data is known to be usable, before the other ranks read it
             with atomic_directory(tokenizer_dir) as tmp:
                 tokenizer.save_pretrained(tmp)
-    return tokenizer, splits
+    return tokenizer, {name: split.with_format("torch") for name, split in splits.items()}
+
+
+def build_streamed_data(args: PretrainArguments, accelerator: Accelerator, resuming: bool) -> tuple[Any, Any]:
+    """`--streaming`: the tokenizer (saved, or read back on resume, as `build_data` does), the corpus as a
+    `StreamedCorpus` and its held-out head as the validation blocks."""
+    tokenizer_dir = Path(args.output_dir) / "tokenizer"
+    tokenizer = load_tokenizer(str(tokenizer_dir) if resuming else args.tokenizer)
+    records = load_corpus(
+        args.dataset,
+        text_column=args.text_column,
+        dataset_config=args.dataset_config,
+        unwrap_lines=args.unwrap_lines,
+        cache_dir=args.cache_dir,
+        streaming=True,
+    )
+    held_out = math.ceil(args.validation_records / PACK_BATCH)
+    stream = StreamedCorpus(records, tokenizer, args.block_size, held_out)
+    validation = stream.validation_blocks()
+    if not validation:
+        raise PretrainError(
+            f"the first {held_out * PACK_BATCH} records of the stream (--validation_records) make no block of "
+            f"{args.block_size} tokens to validate on; hold out more records"
+        )
+    if not resuming and accelerator.is_main_process:
+        with atomic_directory(tokenizer_dir) as tmp:
+            tokenizer.save_pretrained(tmp)
+    accelerator.wait_for_everyone()
+    return tokenizer, {"train": stream, "validation": Dataset.from_dict({"input_ids": validation}).with_format("torch")}
 
 
 def build_model(args: PretrainArguments, tokenizer: Any) -> torch.nn.Module:
@@ -754,16 +871,17 @@ def build_run(
     args: PretrainArguments, accelerator: Accelerator, tracker: JsonlTracker, tokenizer: Any, splits: Any, accum: int
 ) -> Run:
     """Model, optimiser, schedule and loaders, prepared by accelerate; `accum` micro-batches per update."""
-    train_set, val_set = splits["train"].with_format("torch"), splits["validation"].with_format("torch")
+    train_set, val_set = splits["train"], splits["validation"]
+    streamed = isinstance(train_set, StreamedCorpus)
     micro_per_step = args.per_device_train_batch_size * accelerator.num_processes
-    if len(train_set) < micro_per_step:
+    if not streamed and len(train_set) < micro_per_step:
         raise PretrainError(
             f"the training split has {len(train_set)} blocks, fewer than one step's {micro_per_step} "
             "(per-device batch x processes); use more text, a smaller block or batch size"
         )
     set_seed(args.seed)
     model = build_model(args, tokenizer)
-    steps_per_epoch = len(train_set) // args.total_batch_size
+    steps_per_epoch = 0 if streamed else len(train_set) // args.total_batch_size  # 0: a stream's length is unknown
     total_steps = args.max_steps or max(1, math.ceil(args.num_train_epochs * steps_per_epoch))
     optimizer = build_optimizer(
         model,
@@ -777,16 +895,20 @@ def build_run(
     # registered for checkpointing (accelerate would pickle it): its state goes in trainer_state.json.
     scheduler = get_cosine_schedule_with_warmup(optimizer, args.warmup_steps, total_steps)
     # Own generators keep the loaders from drawing on the global RNG (dropout's), which a resume restores.
-    train_loader = DataLoader(
-        train_set,
-        batch_size=args.per_device_train_batch_size,
-        shuffle=True,
-        drop_last=True,
-        generator=torch.Generator().manual_seed(args.seed),
-    )
     val_loader = DataLoader(val_set, batch_size=args.per_device_train_batch_size, generator=torch.Generator())
-    model, optimizer, train_loader, val_loader = accelerator.prepare(model, optimizer, train_loader, val_loader)
-    signature = run_signature(args, accelerator.unwrap_model(model).config, splits["train"], total_steps)
+    if streamed:  # each process reads its own shards of the stream (`streamed_micro_batches`): nothing to split
+        train_loader = train_set
+        model, optimizer, val_loader = accelerator.prepare(model, optimizer, val_loader)
+    else:
+        train_loader = DataLoader(
+            train_set,
+            batch_size=args.per_device_train_batch_size,
+            shuffle=True,
+            drop_last=True,
+            generator=torch.Generator().manual_seed(args.seed),
+        )
+        model, optimizer, train_loader, val_loader = accelerator.prepare(model, optimizer, train_loader, val_loader)
+    signature = run_signature(args, accelerator.unwrap_model(model).config, splits, total_steps)
     return Run(args, accelerator, tracker, tokenizer, model, optimizer, scheduler, train_loader, val_loader,
                accum, total_steps, steps_per_epoch, signature)  # fmt: skip
 
@@ -811,7 +933,8 @@ def describe(run: Run) -> str:
     """The run's plan in one line: model, data, updates and how they are split over devices."""
     args, accelerator = run.args, run.accelerator
     n_params = sum(p.numel() for p in run.raw_model.parameters())
-    n_train, n_val = len(run.train_loader.dataset), len(run.val_loader.dataset)
+    n_train = "streamed" if isinstance(run.train_loader, StreamedCorpus) else len(run.train_loader.dataset)
+    n_val = len(run.val_loader.dataset)
     return (
         f"GPT-1 pretraining ({args.recipe} recipe): {n_params / 1e6:.2f}M parameters, {len(run.tokenizer)} tokens "
         f"vocab; {n_train} train / {n_val} validation blocks of {args.block_size}; {run.total_steps} updates of "
@@ -832,13 +955,15 @@ def validate(run: Run, progress: Progress) -> None:
 
 def save(run: Run, progress: Progress) -> None:
     """A checkpoint of the current step (see `save_checkpoint`)."""
+    progress.settle(run.accelerator)
     state = progress.state(run.scheduler, run.signature)
     save_checkpoint(run.accelerator, run.checkpoints, state, run.args.keep_checkpoints)
 
 
-def train_step(run: Run, batches: Iterator[dict[str, torch.Tensor]]) -> tuple[float, float | None]:
-    """One update: `accum` micro-batches of forward and backward, clip, step. Returns the update's mean loss over
-    all processes and the gradient norm before clipping (None when clipping is off)."""
+def train_step(run: Run, batches: Iterator[dict[str, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One update: `accum` micro-batches of forward and backward, clip, step. Returns this process's mean loss of
+    the update and the gradient norm before clipping (None when clipping is off), both still on the device: reading
+    them would wait for the GPU to finish the step, so `train` reads them only at the log interval."""
     accelerator, model = run.accelerator, run.model
     step_loss = torch.zeros((), device=accelerator.device)
     for micro in range(run.accum):
@@ -853,7 +978,7 @@ def train_step(run: Run, batches: Iterator[dict[str, torch.Tensor]]) -> tuple[fl
     run.optimizer.step()
     run.scheduler.step()
     run.optimizer.zero_grad(set_to_none=True)
-    return accelerator.reduce(step_loss, "mean").item(), None if grad_norm is None else float(grad_norm)
+    return step_loss, grad_norm
 
 
 def train(run: Run, progress: Progress) -> None:
@@ -862,7 +987,11 @@ def train(run: Run, progress: Progress) -> None:
     tokens_per_step = args.total_batch_size * args.block_size
     flops_token = flops_per_token(run.raw_model, args.block_size)
     peak = peak_flops(accelerator.device, args.peak_tflops)
-    batches = micro_batches(accelerator, run.train_loader, progress.step * run.accum)
+    consumed = progress.step * run.accum
+    if isinstance(run.train_loader, StreamedCorpus):
+        batches = streamed_micro_batches(run, consumed)
+    else:
+        batches = micro_batches(accelerator, run.train_loader, consumed)
     bar = tqdm(total=run.total_steps, initial=progress.step, desc="pretraining",
                disable=not accelerator.is_main_process, dynamic_ncols=True)  # fmt: skip
     run.model.train()
@@ -876,12 +1005,13 @@ def train(run: Run, progress: Progress) -> None:
         loss, grad_norm = train_step(run, batches)
         progress.step += 1
         progress.tokens += tokens_per_step
-        progress.window_loss += loss
+        progress.unread.append(loss)
         progress.window_steps += 1
         timed_steps += 1
         bar.update(1)
         step = progress.step
         if step % args.log_every == 0 or step == run.total_steps:
+            progress.settle(accelerator)  # the one host sync of the window: the time below includes its work
             now = time.perf_counter()
             tokens_per_s = timed_steps * tokens_per_step / (now - last_log)
             record = {
@@ -889,13 +1019,16 @@ def train(run: Run, progress: Progress) -> None:
                 "lr": lr,
                 "tokens": progress.tokens,
                 "tokens_per_s": tokens_per_s,
-                "epoch": step / max(1, run.steps_per_epoch),
                 "elapsed_s": now - start,
             }
+            if run.steps_per_epoch:
+                record["epoch"] = step / run.steps_per_epoch
             if grad_norm is not None:
-                record["grad_norm"] = grad_norm
+                record["grad_norm"] = float(grad_norm)
             if peak:
                 record["mfu"] = flops_token * tokens_per_s / (peak * accelerator.num_processes)
+            if accelerator.device.type == "cuda":  # the allocator's own count: no device sync
+                record["peak_mem_gib"] = torch.cuda.max_memory_allocated(accelerator.device) / 2**30
             accelerator.log(record, step=step)
             bar.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{lr:.2e}", tok_s=f"{tokens_per_s:,.0f}")
             progress.window_loss, progress.window_steps = 0.0, 0
@@ -924,7 +1057,7 @@ def finish(run: Run, progress: Progress) -> Path:
             fit_to_model(run.tokenizer, run.raw_model).save_pretrained(tmp)
             plot_loss_curve(read_jsonl(run.tracker.path), tmp / "loss_curve.png")
     accelerator.wait_for_everyone()
-    if args.sample_tokens > 0 and accelerator.is_main_process:
+    if args.sample_tokens > 0 and (accelerator.is_main_process or is_fsdp(accelerator)):  # sharded: all ranks
         sample = generate_sample(run.raw_model, run.tokenizer, args.sample_prompt, args.sample_tokens, args.seed)
         run.log(f"sample: {sample}")
     run.log(f"saved the model to {model_dir}")

@@ -198,3 +198,95 @@ def test_bundled_tokenizer_packs_the_demo_corpus() -> None:
     blocks = pack_corpus(corpus, tok, block_size=64)
     ids = [t for row in blocks["input_ids"] for t in row]
     assert len(blocks) > 10 and max(ids) < 40478  # plain text: no fine-tuning tokens
+
+
+# --- prepared corpora (gpt1.prepared) -------------------------------------------------------------------------------
+
+
+def test_split_indices_are_datasets_train_test_split() -> None:
+    # The split a prepared corpus gets must be the one `datasets` gives packed text (runs before it split so too).
+    from gpt1.data import split_indices
+
+    rows = Dataset.from_dict({"i": list(range(1003))})
+    for fraction, seed in [(0.01, 0), (0.3, 7), (0.999, 42)]:
+        train, validation = split_indices(len(rows), fraction, seed)
+        n_val = min(len(rows) - 1, max(1, round(fraction * len(rows))))
+        parts = rows.train_test_split(test_size=n_val, seed=seed, shuffle=True)
+        assert list(train) == parts["train"]["i"] and list(validation) == parts["test"]["i"]
+
+
+@pytest.mark.parametrize("num_proc", [1, 2])
+def test_a_prepared_corpus_holds_the_packed_blocks(tmp_path: Path, tokenizer, num_proc: int) -> None:
+    import numpy as np
+
+    from gpt1.data import PACK_BATCH
+    from gpt1.prepared import open_prepared, prepare_corpus
+
+    corpus = load_corpus(DEMO)
+    assert len(corpus) > 2 * PACK_BATCH  # several batches, so that their order across processes matters
+    prepared = prepare_corpus(corpus, tokenizer, 64, tmp_path / "prepared", num_proc=num_proc)
+    assert prepared.dtype == "<u2" and (tmp_path / "prepared" / "tokens.bin").stat().st_size == prepared.blocks.nbytes
+    assert np.array_equal(prepared.blocks, np.asarray(pack_corpus(corpus, tokenizer, 64)["input_ids"]))
+    assert open_prepared(tmp_path / "prepared") == prepared
+    assert PreTrainedTokenizerFast.from_pretrained(prepared.tokenizer_dir).get_vocab() == tokenizer.get_vocab()
+    with open(tmp_path / "prepared" / "tokens.bin", "r+b") as f:
+        f.truncate(1000)
+    with pytest.raises(CorpusError, match="holds 1000 bytes, not the .* \\(truncated or replaced\\)"):
+        open_prepared(tmp_path / "prepared")
+
+
+def test_token_dtype_fits_the_vocabulary() -> None:
+    from gpt1.prepared import token_dtype
+
+    assert token_dtype(40_478).itemsize == 2 and token_dtype(65_536).itemsize == 2
+    assert token_dtype(65_537).itemsize == 4 and token_dtype(100_000).itemsize == 4
+
+
+# --- streamed corpora ------------------------------------------------------------------------------------------------
+
+
+def test_a_streamed_corpus_yields_the_packed_blocks_dealt_to_shards(tmp_path: Path, tokenizer) -> None:
+    import itertools
+
+    from gpt1.data import PACK_BATCH, StreamedCorpus, pack_texts
+
+    lines = [line for line in BOOK.read_text().splitlines() if line.strip()]  # 2,861 records: 3 packing batches
+    (tmp_path / "lines.jsonl").write_text("".join(json.dumps({"text": line}) + "\n" for line in lines))
+    records = load_corpus(tmp_path / "lines.jsonl", streaming=True)
+    assert list(itertools.islice((r["text"] for r in records), 5)) == lines[:5]
+    packed = pack_corpus(load_corpus(tmp_path / "lines.jsonl"), tokenizer, 32)["input_ids"]
+    batches = [pack_texts(lines[i : i + PACK_BATCH], tokenizer, 32) for i in range(0, len(lines), PACK_BATCH)]
+    assert [block for batch in batches for block in batch] == packed  # the rule pack_corpus applies
+
+    stream = StreamedCorpus(records, tokenizer, 32, held_out=1)
+    assert stream.validation_blocks() == batches[0]
+    one_shard = stream.micro_batches(1, [0], 1)
+    train = len(packed) - len(batches[0])
+    assert [ids.tolist()[0] for ids in itertools.islice(one_shard, train)] == packed[len(batches[0]) :]
+    assert next(one_shard).tolist()[0] == batches[1][0]  # then the stream starts over, after the held-out head
+    # Two shards (micro-batch slots): batches 1 and 2 of the stream, each read only by its own shard's reader.
+    for shard in (0, 1):
+        reader = stream.micro_batches(4, [shard], 2)
+        blocks = [row for ids in itertools.islice(reader, len(batches[1 + shard]) // 4) for row in ids.tolist()]
+        assert blocks == batches[1 + shard][: len(blocks)]
+    with pytest.raises(CorpusError, match="cannot fill a micro-batch of 4 blocks for shard 2 of 3"):
+        next(StreamedCorpus(records, tokenizer, 32, held_out=1).micro_batches(4, [2], 3))
+
+
+def test_prepare_corpus_command_answers_mistakes_in_one_line(tmp_path: Path, capsys) -> None:
+    from gpt1.prepared import main as prepare_main
+
+    def fails(*argv: str) -> str:
+        assert prepare_main(list(argv)) == 2
+        errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1
+        return errors[0]
+
+    assert "no such file or folder: './nowhere'" in fails("--dataset", "./nowhere", "--output_dir", str(tmp_path / "a"))
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    assert "is not empty" in fails("--dataset", str(BOOK), "--output_dir", str(tmp_path / "full"))
+    assert "--num_proc must be a positive integer" in fails(
+        "--dataset", str(BOOK), "--output_dir", str(tmp_path / "b"), "--num_proc", "0"
+    )
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

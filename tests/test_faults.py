@@ -24,7 +24,7 @@ import torch
 from safetensors.torch import load_file
 
 from gpt1.io import is_partial
-from tests.test_pretraining import write_corpus_and_tokenizer
+from tests.test_pretraining import write_corpus_and_tokenizer, write_lines_corpus
 
 pytestmark = pytest.mark.faults
 
@@ -135,6 +135,26 @@ def test_pretraining_survives_kills_anywhere(pretrain_argv: list[str], reference
         assert same(weights(out / "model"), weights(reference / "model")), f"chain {chain}: final weights differ"
         assert curve(out) == curve(reference), f"chain {chain}: the log differs"
     print(f"{kills} kills ({timed} at random instants) over {chain} runs")
+
+
+def test_a_streamed_run_killed_and_resumed_ends_as_an_uninterrupted_one(pretrain_argv, tmp_path: Path) -> None:
+    # The stream is read again from its start on resume and the micro-batches used are dropped: the same blocks,
+    # in the same order, as the uninterrupted run.
+    lines = write_lines_corpus(tmp_path)
+    argv = [*pretrain_argv, "--streaming", "true"]
+    argv[argv.index("--dataset") + 1] = str(lines)
+    done = subprocess.run(pretrain_cmd(argv, tmp_path / "reference", 0), env=env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rng, out, kills = random.Random(1871), tmp_path / "killed", 0
+    while True:
+        result = subprocess.run(pretrain_cmd(argv, out, rng.randint(5, 60)), env=env(), capture_output=True, text=True)
+        if result.returncode == 0:
+            break
+        assert result.returncode == -signal.SIGKILL, (result.stdout + result.stderr)[-3000:]
+        kills += 1
+    assert kills >= 3
+    assert same(weights(out / "model"), weights(tmp_path / "reference" / "model"))
+    assert curve(out) == curve(tmp_path / "reference")
 
 
 def test_a_kill_while_replacing_the_model_keeps_a_model(

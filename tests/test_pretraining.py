@@ -23,6 +23,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
 
 from gpt1.logging_utils import read_jsonl
+from gpt1.prepared import main as prepare_main
 from gpt1.pretraining import (
     RUN_LOCK,
     PretrainArguments,
@@ -243,6 +244,131 @@ def test_continued_pretraining_keeps_the_checkpoints_vocabulary(finished_run, tm
         dataclasses.replace(cont, vocab_size=300).resolved()
 
 
+# --- host syncs -----------------------------------------------------------------------------------------------------
+
+
+def test_the_loop_reads_the_device_only_at_the_log_interval(corpus_and_tokenizer, tmp_path: Path, monkeypatch) -> None:
+    # Every read of a float tensor's value to the host (`item`, `float`, `tolist`) while `train` runs is counted:
+    # on a GPU each one waits for all queued work. Per log record: the window's losses and the gradient norm.
+    # Reads inside torch itself are not ours: CPU AdamW reads its step counters, which live on the host by design.
+    import gpt1.pretraining as pretraining
+
+    reads, inside, torch_dir = [], [False], str(Path(torch.__file__).parent)
+
+    def counted(name):
+        original = getattr(torch.Tensor, name)
+
+        def read(self, *a, **k):
+            caller = sys._getframe(1).f_code.co_filename
+            if inside[0] and self.is_floating_point() and not caller.startswith(torch_dir):
+                reads.append(name)
+            return original(self, *a, **k)
+
+        monkeypatch.setattr(torch.Tensor, name, read)
+
+    for name in ("item", "__float__", "tolist"):
+        counted(name)
+    original_train = pretraining.train
+
+    def train(*a, **k):
+        inside[0] = True
+        try:
+            return original_train(*a, **k)
+        finally:
+            inside[0] = False
+
+    monkeypatch.setattr(pretraining, "train", train)
+    pretrain(tiny(corpus_and_tokenizer, tmp_path / "run", max_steps=12, log_every=6, eval_every=100, save_every=100))
+    assert sorted(reads) == ["__float__", "__float__", "tolist", "tolist"]  # 2 records, not 12 loss reads
+    assert list(losses(tmp_path / "run")) == [6, 12]
+
+
+# --- a prepared corpus -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def prepared_corpus(corpus_and_tokenizer, tmp_path_factory) -> Path:
+    corpus, tokenizer = corpus_and_tokenizer
+    folder = tmp_path_factory.mktemp("prepared") / "corpus"
+    assert prepare_main(["--dataset", str(corpus), "--tokenizer", str(tokenizer), "--block_size", "32",
+                         "--output_dir", str(folder)]) == 0  # fmt: skip
+    return folder
+
+
+def test_a_prepared_corpus_trains_as_its_text_and_resumes(corpus_and_tokenizer, prepared_corpus, tmp_path) -> None:
+    text = tiny(corpus_and_tokenizer, tmp_path / "text", max_steps=12, eval_every=6, keep_checkpoints=3)
+    pretrain(text)
+    prepared = dataclasses.replace(text, dataset=str(prepared_corpus), tokenizer=None, vocab_size=None,
+                                   output_dir=str(tmp_path / "prepared"))  # fmt: skip
+    pretrain(prepared)
+    assert losses(tmp_path / "prepared") == losses(tmp_path / "text")  # the same blocks, split and order
+    val = [
+        [r["val_loss"] for r in read_jsonl(tmp_path / d / "log.jsonl") if "val_loss" in r] for d in ("text", "prepared")
+    ]
+    assert val[0] == val[1]
+    # Resume from step 8 (the last checkpoint gone, as if killed before it): the same run to the end.
+    expected = load_file(tmp_path / "prepared" / "model" / "model.safetensors")
+    shutil.rmtree(tmp_path / "prepared" / "checkpoints" / "step-0000012")
+    pretrain(dataclasses.replace(prepared, resume=True))
+    assert losses(tmp_path / "prepared") == losses(tmp_path / "text")
+    resumed = load_file(tmp_path / "prepared" / "model" / "model.safetensors")
+    assert all(torch.equal(expected[k], resumed[k]) for k in expected)
+
+
+def test_a_prepared_corpus_fixes_the_vocabulary_and_block(corpus_and_tokenizer, prepared_corpus, tmp_path) -> None:
+    args = tiny(corpus_and_tokenizer, tmp_path / "x", dataset=str(prepared_corpus), tokenizer=None, vocab_size=None)
+    assert args.resolved().vocab_size == 0  # the demo recipe's 4,096 would relearn what the ids mean
+    with pytest.raises(PretrainError, match="--vocab_size with the prepared corpus"):
+        dataclasses.replace(args, vocab_size=300).resolved()
+    with pytest.raises(PretrainError, match="--tokenizer with the prepared corpus"):
+        dataclasses.replace(args, tokenizer="gpt2").resolved()
+    with pytest.raises(PretrainError, match="--block_size 16 differs from the 32 tokens of the blocks prepared"):
+        dataclasses.replace(args, block_size=16).resolved()
+
+
+# --- a streamed corpus ---------------------------------------------------------------------------------------------
+
+
+def write_lines_corpus(folder: Path) -> Path:
+    """The whole bundled book as JSON lines, one record per line of text: 2,861 records, 3 packing batches."""
+    path = folder / "lines.jsonl"
+    lines = [line for line in BOOK.read_text().splitlines() if line.strip()]
+    path.write_text("".join(json.dumps({"text": line + "\n"}) + "\n" for line in lines))
+    return path
+
+
+def test_streamed_two_processes_match_one_and_resume_exactly(corpus_and_tokenizer, tmp_path: Path) -> None:
+    # Without dropout, 2 processes x 4 blocks must be the same update as 1 process x 2 micro-batches x 4: each
+    # micro-batch slot of an update reads its own shard of the stream, whatever process it is on.
+    lines = write_lines_corpus(tmp_path)
+    one = tiny((lines, corpus_and_tokenizer[1]), tmp_path / "one", streaming=True, dropout=0.0, max_steps=8,
+               eval_every=4, max_eval_batches=None, keep_checkpoints=3)  # fmt: skip
+    pretrain(one)
+    launch_two_processes(dataclasses.replace(one, output_dir=str(tmp_path / "two")))
+    assert list(losses(tmp_path / "two").values()) == pytest.approx(list(losses(tmp_path / "one").values()), rel=1e-5)
+    val = [[r["val_loss"] for r in read_jsonl(tmp_path / d / "log.jsonl") if "val_loss" in r] for d in ("one", "two")]
+    assert len(val[0]) == 3 and val[1] == pytest.approx(val[0], rel=1e-5)
+    # Resume from step 4 (the later checkpoint gone, as if killed before it): the stream continues where it was.
+    expected, weights = losses(tmp_path / "one"), load_file(tmp_path / "one" / "model" / "model.safetensors")
+    shutil.rmtree(tmp_path / "one" / "checkpoints" / "step-0000008")
+    pretrain(dataclasses.replace(one, resume=True))
+    assert losses(tmp_path / "one") == expected
+    resumed = load_file(tmp_path / "one" / "model" / "model.safetensors")
+    assert all(torch.equal(weights[k], resumed[k]) for k in weights)
+
+
+def test_streaming_refuses_what_a_stream_cannot_do(corpus_and_tokenizer, prepared_corpus, tmp_path) -> None:
+    args = tiny(corpus_and_tokenizer, tmp_path / "x", streaming=True)
+    with pytest.raises(PretrainError, match="--streaming needs --max_steps"):
+        dataclasses.replace(args, recipe="paper", max_steps=None).resolved()  # 100 epochs of unknown length
+    with pytest.raises(PretrainError, match="cannot learn a vocabulary \\(--vocab_size 4096\\)"):
+        dataclasses.replace(args, vocab_size=None).resolved()  # the demo recipe's
+    with pytest.raises(PretrainError, match="is a prepared corpus: drop --streaming"):
+        dataclasses.replace(args, dataset=str(prepared_corpus), tokenizer=None).resolved()
+    with pytest.raises(PretrainError, match="--validation_records must be a positive integer"):
+        dataclasses.replace(args, validation_records=0).resolved()
+
+
 # --- exact resume after SIGKILL -----------------------------------------------------------------------------------
 
 
@@ -385,6 +511,24 @@ def test_a_second_run_on_a_busy_output_dir_is_refused(corpus_and_tokenizer, tmp_
 # --- two processes through accelerate ----------------------------------------------------------------------------
 
 
+def launch_two_processes(args: PretrainArguments, *launch_options: str) -> None:
+    """`accelerate launch` of `scripts/pretrain.py` with `args` on 2 CPU processes (gloo)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1",
+              "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port),
+              *(launch_options or ["--multi_gpu"])]  # fmt: skip
+    result = subprocess.run(
+        [*launch, str(REPO / "scripts" / "pretrain.py"), *argv(args)],
+        env={**subprocess_env(), "ACCELERATE_USE_CPU": "1"},  # `--cpu --num_processes 2` would start one process
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+
+
 def test_two_processes_match_one_with_the_same_effective_batch(corpus_and_tokenizer, tmp_path: Path) -> None:
     # Without dropout, 2 ranks x 4 sequences must be the same update as 1 process x 2 micro-batches x 4.
     single = tiny(
@@ -392,21 +536,7 @@ def test_two_processes_match_one_with_the_same_effective_batch(corpus_and_tokeni
         max_eval_batches=None,  # a cap is per process: with one, the two runs would score different blocks
     )  # fmt: skip
     pretrain(single)
-    double = dataclasses.replace(single, output_dir=str(tmp_path / "two"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-              "--main_process_port", str(port)]  # fmt: skip
-    result = subprocess.run(
-        [*launch, str(REPO / "scripts" / "pretrain.py"), *argv(double)],
-        env={**subprocess_env(), "ACCELERATE_USE_CPU": "1"},  # `--cpu --num_processes 2` would start one process
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
+    launch_two_processes(dataclasses.replace(single, output_dir=str(tmp_path / "two")))
     config = json.loads((tmp_path / "two" / "run_config.json").read_text())
     assert (config["num_processes"], config["gradient_accumulation_steps"]) == (2, 1)
     one, two = losses(tmp_path / "one"), losses(tmp_path / "two")
@@ -414,6 +544,16 @@ def test_two_processes_match_one_with_the_same_effective_batch(corpus_and_tokeni
     assert list(two.values()) == pytest.approx(list(one.values()), rel=1e-5)
     val = [[r["val_loss"] for r in read_jsonl(tmp_path / d / "log.jsonl") if "val_loss" in r] for d in ("one", "two")]
     assert val[1] == pytest.approx(val[0], rel=1e-5)
+
+
+def test_fsdp_that_accelerate_would_ignore_is_refused(corpus_and_tokenizer, tmp_path: Path, monkeypatch, capsys):
+    # accelerate 1.x runs FSDP only on GPU-like devices: `--use_fsdp` on CPU processes would quietly be DDP.
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    assert main(argv(tiny(corpus_and_tokenizer, tmp_path / "x"))) == 2
+    assert "error: `accelerate launch --use_fsdp` on cpu processes: accelerate runs FSDP only on GPUs" in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "x").exists()
 
 
 # --- bad input ------------------------------------------------------------------------------------------------------

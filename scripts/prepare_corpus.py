@@ -1,0 +1,6 @@
+"""Tokenise a corpus once into a prepared corpus folder (see `gpt1.prepared`) that `scripts/pretrain.py --dataset`
+reads without tokenising again: `python scripts/prepare_corpus.py --help`."""
+
+from gpt1.prepared import main
+
+raise SystemExit(main())
