@@ -23,14 +23,14 @@ from gpt1.prepared import load_tokenizer, prepare_corpus
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="../shared/data/corpus/books")
-    parser.add_argument("--tokenizer", default=None, help="default: the bundled GPT-1 BPE tokenizer")
+    parser.add_argument("--tokenizer_name", default=None, help="default: the bundled GPT-1 BPE tokenizer")
     parser.add_argument("--block_size", type=int, default=512)
     parser.add_argument("--num_proc", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--project_gb", type=float, nargs="+", default=[5.0, 50.0])
     parser.add_argument("--output", default=None, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     corpus = load_corpus(args.dataset)
-    tokenizer = load_tokenizer(args.tokenizer)
+    tokenizer = load_tokenizer(args.tokenizer_name)
     results = {"dataset": args.dataset, "records": len(corpus), "cpu_count": os.cpu_count(), "runs": []}
     for num_proc in args.num_proc:
         with tempfile.TemporaryDirectory() as tmp:

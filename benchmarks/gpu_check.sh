@@ -42,12 +42,12 @@ fi
 
 if [ "${GPU_CHECK_TINY:-0}" = 1 ]; then
   TRAIN_S=240 GENERATE_S=240 PRETRAIN_S=240
-  PRETRAIN=(--recipe demo --model_preset tiny --block_size 64 --vocab_size 0 --max_steps 12 --log_every 4
-            --eval_every 8 --max_eval_batches 2 --time_budget_minutes 1 --sample_tokens 8)
+  PRETRAIN=(--recipe demo --model_preset tiny --block_size 64 --vocab_size 0 --max_steps 12 --logging_steps 4
+            --eval_steps 8 --max_eval_batches 2 --time_budget_minutes 1 --sample_tokens 8)
 else
   TRAIN_S=190 GENERATE_S=100 PRETRAIN_S=160  # + ~15 s for the rest (pip, report): under 8 minutes in all
-  PRETRAIN=(--recipe paper --mixed_precision bf16 --time_budget_minutes 2 --log_every 25 --eval_every 300
-            --max_eval_batches 8 --save_every 1000000 --sample_tokens 32)
+  PRETRAIN=(--recipe paper --mixed_precision bf16 --time_budget_minutes 2 --logging_steps 25 --eval_steps 300
+            --max_eval_batches 8 --save_steps 1000000 --sample_tokens 32)
 fi
 [ "${GPU_CHECK_COMPILE:-1}" = 1 ] && PRETRAIN+=(--torch_compile true)
 CORPUS=${GPU_CHECK_CORPUS:-.gpu_corpus/books-512}

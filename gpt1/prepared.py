@@ -202,7 +202,7 @@ class PrepareArguments:
     dataset: str = field(metadata={"help": "Corpus: a file, folder, glob (.txt, .json/.jsonl, .parquet) or Hub name."})
     output_dir: str = field(metadata={"help": "The prepared corpus folder to write."})
     block_size: int = field(default=512, metadata={"help": "Tokens per block: the runs' --block_size."})
-    tokenizer: str | None = field(
+    tokenizer_name: str | None = field(
         default=None, metadata={"help": "Tokenizer folder or Hub name; default: the bundled GPT-1 BPE tokenizer."}
     )
     dataset_config: str | None = field(default=None, metadata={"help": "Config name of a Hub dataset."})
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             unwrap_lines=args.unwrap_lines,
             cache_dir=args.cache_dir,
         )
-        tokenizer = load_tokenizer(args.tokenizer)
+        tokenizer = load_tokenizer(args.tokenizer_name)
         prepared = prepare_corpus(
             corpus, tokenizer, args.block_size, args.output_dir, num_proc=args.num_proc, source=args.dataset
         )

@@ -6,7 +6,8 @@
 
 The loop is nanoGPT's (micro-batches with gradient accumulation, clip, step, schedule), with `accelerate` supplying
 devices, processes (DDP, or FSDP via `accelerate launch --use_fsdp`), bf16 autocast and checkpoint state. Data order
-is a function of (seed, epoch) only and every RNG is checkpointed, so `--resume` continues a killed run exactly.
+is a function of (seed, epoch) only and every RNG is checkpointed, so `--resume_from_checkpoint last` continues a
+killed run exactly.
 
 Two recipes (`RECIPES`): `paper` holds the paper's hyper-parameters and is what a full pretraining run uses; `demo`
 (the default, so that the script runs with no arguments) is a small model on the bundled corpus. Any option given
@@ -51,10 +52,19 @@ from tokenization import fit_to_model
 from .cli import user_error
 from .data import PACK_BATCH, CorpusError, StreamedCorpus, load_corpus, pack_corpus, split_blocks
 from .hub import HubError, MissingTokenizerError, push_folder
-from .io import atomic_directory, atomic_write_json, is_partial, recover_interrupted
+from .io import atomic_directory, atomic_write_json, recover_interrupted
 from .logging_utils import JsonlTracker, plot_loss_curve, read_jsonl
 from .prepared import is_prepared, load_tokenizer, open_prepared, prepared_splits
-from .training import param_groups
+from .training import (
+    CHECKPOINT_PREFIX,
+    MODEL_DIR,
+    STATE_FILE,
+    checkpoint_dir,
+    complete_checkpoints,
+    latest_checkpoint,
+    param_groups,
+    trainer_option,
+)
 
 DEMO_CORPUS = Path(__file__).resolve().parent / "demo_data" / "books"  # package data: present after any install
 RUN_LOCK = ".gpt1-run.lock"  # in output_dir; held (flock) by the run writing there
@@ -79,9 +89,9 @@ RECIPES: dict[str, dict[str, Any]] = {
         weight_decay=0.01,
         max_grad_norm=1.0,
         validation_fraction=0.001,
-        eval_every=1000,
-        save_every=1000,
-        log_every=10,
+        eval_steps=1000,
+        save_steps=1000,
+        logging_steps=10,
         time_budget_minutes=None,
     ),
     # The bundled default: a 4-layer, 128-wide model with a 4,096-token BPE vocabulary learnt on the bundled ~1 MB of
@@ -102,9 +112,9 @@ RECIPES: dict[str, dict[str, Any]] = {
         weight_decay=0.01,
         max_grad_norm=1.0,
         validation_fraction=0.02,
-        eval_every=100,
-        save_every=200,
-        log_every=10,
+        eval_steps=100,
+        save_steps=200,
+        logging_steps=10,
         time_budget_minutes=4.0,
     ),
 }
@@ -169,11 +179,11 @@ class PretrainArguments:
     preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for tokenisation."})
     cache_dir: str | None = field(default=None, metadata={"help": "datasets cache folder."})
     # --- tokenizer and model
-    tokenizer: str | None = field(
+    tokenizer_name: str | None = field(
         default=None,
         metadata={
-            "help": "Tokenizer folder or Hub name; default: the checkpoint's with --model_name_or_path, else the "
-            "bundled GPT-1 BPE tokenizer."
+            "help": "Tokenizer folder or Hub name (the name fine-tuning uses too); default: the checkpoint's with "
+            "--model_name_or_path, else the bundled GPT-1 BPE tokenizer."
         },
     )
     vocab_size: int | None = field(
@@ -193,16 +203,25 @@ class PretrainArguments:
     total_batch_size: int | None = field(
         default=None, metadata={"help": "Sequences per update = per-device batch x accumulation x processes."}
     )
-    per_device_train_batch_size: int | None = field(default=None, metadata={"help": "Sequences per micro-batch."})
-    learning_rate: float | None = field(default=None, metadata={"help": "Peak learning rate."})
-    warmup_steps: int | None = field(default=None, metadata={"help": "Linear warmup updates before the cosine."})
-    max_steps: int | None = field(default=None, metadata={"help": "Updates to train (overrides epochs)."})
-    num_train_epochs: float | None = field(default=None, metadata={"help": "Epochs, when max_steps is unset."})
-    weight_decay: float | None = field(default=None, metadata={"help": "Decoupled L2 on weight matrices."})
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    adam_epsilon: float = 1e-8
-    max_grad_norm: float | None = field(default=None, metadata={"help": "Gradient clipping norm (0: off)."})
+    # Options fine-tuning has too are declared as `TrainingArguments`' fields of the same name (`trainer_option`).
+    per_device_train_batch_size: int | None = trainer_option(
+        "per_device_train_batch_size", None, "Default here: the recipe's."
+    )
+    learning_rate: float | None = trainer_option(
+        "learning_rate", None, "Here the peak of the cosine. Default here: the recipe's."
+    )
+    warmup_steps: int | None = trainer_option(
+        "warmup_steps", None, "Here a number of updates. Default here: the recipe's."
+    )
+    max_steps: int | None = trainer_option("max_steps", None, "Default here: the recipe's.")
+    num_train_epochs: float | None = trainer_option("num_train_epochs", None, "Default here: the recipe's.")
+    weight_decay: float | None = trainer_option(
+        "weight_decay", None, "Here on weight matrices only (`gpt1.training.decays`). Default here: the recipe's."
+    )
+    adam_beta1: float = trainer_option("adam_beta1", 0.9)
+    adam_beta2: float = trainer_option("adam_beta2", 0.999)
+    adam_epsilon: float = trainer_option("adam_epsilon", 1e-8)
+    max_grad_norm: float | None = trainer_option("max_grad_norm", None, "0: no clipping. Default here: the recipe's.")
     # --- speed
     mixed_precision: str = field(
         default="auto",
@@ -211,34 +230,47 @@ class PretrainArguments:
             "choices": ["auto", "bf16", "fp16", "no"],
         },
     )
-    torch_compile: bool = field(default=False, metadata={"help": "Compile the model with torch.compile."})
-    gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations in backward."})
+    torch_compile: bool = trainer_option("torch_compile", False)
+    gradient_checkpointing: bool = trainer_option("gradient_checkpointing", False)
     peak_tflops: float | None = field(
         default=None, metadata={"help": "Device peak for MFU; default: a table by GPU name, else a measured matmul."}
     )
     # --- run
-    output_dir: str = field(default="runs/pretrain", metadata={"help": "Checkpoints, logs and the final model."})
-    seed: int = 42
-    resume: bool = field(default=False, metadata={"help": "Continue from the latest checkpoint in output_dir."})
+    output_dir: str = trainer_option(
+        "output_dir", "runs/pretrain", "Here: checkpoint-<step>/, log.jsonl, tokenizer/ and the final model/."
+    )
+    seed: int = trainer_option("seed", 42)
+    resume_from_checkpoint: str | None = trainer_option(
+        "resume_from_checkpoint",
+        None,
+        "Here `last`: continue the run in output_dir from its newest intact checkpoint, exactly (pretraining "
+        "always resumes the newest one that loads).",
+    )
     overwrite_output_dir: bool = field(default=False, metadata={"help": "Start afresh, deleting old checkpoints."})
-    eval_every: int | None = field(default=None, metadata={"help": "Updates between validation passes."})
+    eval_steps: int | None = trainer_option(
+        "eval_steps", None, "Here updates between validation passes. Default here: the recipe's."
+    )
     max_eval_batches: int | None = field(default=None, metadata={"help": "Cap on validation batches (per process)."})
-    save_every: int | None = field(default=None, metadata={"help": "Updates between checkpoints."})
-    keep_checkpoints: int = field(default=2, metadata={"help": "Checkpoints kept (the newest)."})
-    log_every: int | None = field(default=None, metadata={"help": "Updates between log records."})
+    save_steps: int | None = trainer_option(
+        "save_steps", None, "Here updates between checkpoints. Default here: the recipe's."
+    )
+    save_total_limit: int = trainer_option("save_total_limit", 2, "Default here: 2 (the newest).")
+    logging_steps: int | None = trainer_option(
+        "logging_steps", None, "Here updates between log records. Default here: the recipe's."
+    )
     time_budget_minutes: float | None = field(
         default=None,
         metadata={
             "help": "Stop (evaluate, checkpoint, save) after this much training time (demo: 4; paper: none; 0: none)."
         },
     )
-    report_to: str = field(
-        default="none", metadata={"help": "Extra trackers besides the JSON-lines log: tensorboard, wandb, all, none."}
+    report_to: str = trainer_option(
+        "report_to", "none", "Here besides the JSON-lines log: tensorboard, wandb, all, none. Default here: none."
     )
     sample_prompt: str = field(default="The garden was", metadata={"help": "Prompt of the sample printed at the end."})
     sample_tokens: int = field(default=48, metadata={"help": "Tokens generated for the sample (0: none)."})
-    push_to_hub: bool = field(default=False, metadata={"help": "Push the final model to the Hub."})
-    hub_model_id: str | None = field(default=None, metadata={"help": "Hub repo for --push_to_hub."})
+    push_to_hub: bool = trainer_option("push_to_hub", False, "Here the final model, once, at the end.")
+    hub_model_id: str | None = trainer_option("hub_model_id", None)
 
     def resolved(self) -> PretrainArguments:
         """A copy with every unset option filled from the recipe, checked for consistency."""
@@ -253,7 +285,7 @@ class PretrainArguments:
                     f"--vocab_size {self.vocab_size} with --model_name_or_path: a new vocabulary would not match the "
                     "checkpoint's embeddings; continue with its own tokenizer (the default) or pass --vocab_size 0"
                 )
-            recipe.update(vocab_size=0, tokenizer=self.model_name_or_path)
+            recipe.update(vocab_size=0, tokenizer_name=self.model_name_or_path)
         if self.streaming:
             self.check_streaming(recipe)
         if is_prepared(self.dataset):
@@ -265,6 +297,11 @@ class PretrainArguments:
                 f"the {self.recipe} recipe needs a corpus: pass --dataset (a file, folder, glob or Hub dataset; the "
                 "paper's BooksCorpus is not redistributable, e.g. use ../shared/data/corpus/books)"
             )
+        if filled.resume_from_checkpoint not in (None, "last"):
+            raise PretrainError(
+                f"--resume_from_checkpoint {filled.resume_from_checkpoint}: pretraining continues the run in "
+                "--output_dir from its newest intact checkpoint; pass `last`"
+            )
         if filled.push_to_hub and not filled.hub_model_id:
             raise PretrainError("--push_to_hub needs --hub_model_id (the Hub repo to push the model to)")
         if filled.max_steps is None and filled.num_train_epochs is None:
@@ -273,10 +310,10 @@ class PretrainArguments:
             "block_size",
             "total_batch_size",
             "per_device_train_batch_size",
-            "eval_every",
-            "save_every",
-            "log_every",
-            "keep_checkpoints",
+            "eval_steps",
+            "save_steps",
+            "logging_steps",
+            "save_total_limit",
         ):
             if getattr(filled, name) < 1:
                 raise PretrainError(f"--{name} must be a positive integer, got {getattr(filled, name)}")
@@ -309,15 +346,15 @@ class PretrainArguments:
         if vocab_size:
             raise PretrainError(
                 f"--streaming cannot learn a vocabulary (--vocab_size {vocab_size}) from text it has not read yet; "
-                "pass --vocab_size 0 (and --tokenizer, or the bundled GPT-1 one is used)"
+                "pass --vocab_size 0 (and --tokenizer_name, or the bundled GPT-1 one is used)"
             )
         if self.validation_records < 1:
             raise PretrainError(f"--validation_records must be a positive integer, got {self.validation_records}")
 
     def check_prepared(self) -> None:
         """Refuse the options a prepared corpus fixes already: its tokenizer wrote the ids."""
-        if self.vocab_size or self.tokenizer:
-            option = "--vocab_size" if self.vocab_size else "--tokenizer"
+        if self.vocab_size or self.tokenizer_name:
+            option = "--vocab_size" if self.vocab_size else "--tokenizer_name"
             raise PretrainError(
                 f"{option} with the prepared corpus {self.dataset}: its token ids were written by its own tokenizer "
                 f"({Path(self.dataset) / 'tokenizer'}); prepare the corpus again with the tokenizer you want"
@@ -390,26 +427,8 @@ def peak_flops(device: torch.device, override_tflops: float | None = None) -> fl
     return table_peak_flops(torch.cuda.get_device_name(device)) or measure_matmul_flops(device)
 
 
-def checkpoint_dir(folder: Path, step: int) -> Path:
-    """Where the checkpoint of update `step` lives."""
-    return folder / f"step-{step:07d}"
-
-
-def complete_checkpoints(folder: Path) -> list[Path]:
-    """The complete checkpoints in `folder`, oldest first (temporary folders of an interrupted save are ignored)."""
-    if not folder.is_dir():
-        return []
-    done = [p for p in folder.glob("step-*") if not is_partial(p) and (p / "trainer_state.json").exists()]
-    return sorted(done, key=lambda p: int(p.name.split("-")[1]))
-
-
-def latest_checkpoint(folder: Path) -> Path | None:
-    """The newest complete checkpoint in `folder`, if any."""
-    return next(reversed(complete_checkpoints(folder)), None)
-
-
 def save_checkpoint(accelerator: Accelerator, folder: Path, state: dict[str, Any], keep: int) -> Path:
-    """`accelerator.save_state` plus `trainer_state.json` into `folder/step-N`, atomically: every rank writes into
+    """`accelerator.save_state` plus `trainer_state.json` into `folder/checkpoint-N`, atomically: every rank writes into
     one temporary folder that the main process swaps into place only when all are done; then all but the newest
     `keep` are deleted.
 
@@ -421,7 +440,7 @@ def save_checkpoint(accelerator: Accelerator, folder: Path, state: dict[str, Any
         tmp = broadcast_object_list([str(tmp) if tmp else None])[0]
         accelerator.save_state(tmp)
         if accelerator.is_main_process:
-            atomic_write_json(Path(tmp) / "trainer_state.json", state)
+            atomic_write_json(Path(tmp) / STATE_FILE, state)
         accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         for stale in complete_checkpoints(folder)[:-keep]:
@@ -446,13 +465,13 @@ def resume_state(
 ) -> dict[str, Any]:
     """Load the newest checkpoint that loads and return its `trainer_state.json`.
 
-    A damaged one (a disk error, a truncated copy) is renamed `damaged-step-N`, kept for inspection and out of the
+    A damaged one (a disk error, a truncated copy) is renamed `damaged-checkpoint-N`, kept for inspection and out of the
     way of pruning, and the next older one is tried, with a warning. A checkpoint of a run with other settings is
     an error, not damage.
     """
     for checkpoint in reversed(complete_checkpoints(folder)):
         try:
-            saved = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+            saved = json.loads((checkpoint / STATE_FILE).read_text(encoding="utf-8"))
             check_resumable(saved["signature"], signature, checkpoint)
             accelerator.load_state(str(checkpoint))  # its torch.load is weights_only (accelerate >= 1.3)
             scheduler.load_state_dict(saved["scheduler"])
@@ -471,7 +490,7 @@ def resume_state(
 
 
 def set_aside(checkpoint: Path) -> Path:
-    """Rename a damaged checkpoint `damaged-step-N` (`-2`, `-3`... if taken): kept, but never resumed or pruned."""
+    """Rename a damaged checkpoint `damaged-checkpoint-N` (`-2`, `-3`... if taken): kept, but never resumed or pruned."""
     for n in itertools.count(1):
         aside = checkpoint.with_name(f"damaged-{checkpoint.name}{f'-{n}' if n > 1 else ''}")
         if not aside.exists():
@@ -674,12 +693,12 @@ def is_fsdp(accelerator: Accelerator) -> bool:
 
 @dataclass
 class Progress:
-    """Where a run is: what a checkpoint records besides the tensors, and what `--resume` restores."""
+    """Where a run is: what a checkpoint records besides the tensors, and what `--resume_from_checkpoint` restores."""
 
     step: int = 0
     tokens: int = 0
     validated_at: int | None = None  # the step of the last validation record
-    window_loss: float = 0.0  # summed loss of the updates since the last `log_every` record...
+    window_loss: float = 0.0  # summed loss of the updates since the last `logging_steps` record...
     window_steps: int = 0  # ...and their number: a resumed run's first record averages the same updates
     # Losses of the window's updates still on the device (this process's): `settle` reads them all in one go.
     unread: list[torch.Tensor] = field(default_factory=list, repr=False)
@@ -733,10 +752,6 @@ class Run:
         return Path(self.args.output_dir)
 
     @property
-    def checkpoints(self) -> Path:
-        return self.out / "checkpoints"
-
-    @property
     def raw_model(self) -> torch.nn.Module:
         return self.accelerator.unwrap_model(self.model)
 
@@ -757,25 +772,25 @@ def accumulation_steps(args: PretrainArguments, num_processes: int) -> int:
 
 
 def prepare_run_folder(args: PretrainArguments, accelerator: Accelerator) -> Path | None:
-    """Undo what a killed save left, apply `--resume` / `--overwrite_output_dir`; the checkpoint to resume, if any."""
+    """Undo what a killed save left, apply `--resume_from_checkpoint` / `--overwrite_output_dir`; return the
+    checkpoint to resume, if any."""
     out, main = Path(args.output_dir), accelerator.is_main_process
-    checkpoints = out / "checkpoints"
     if main:  # we hold the folder's lock, so no other run is writing here
         recover_interrupted(out)
-        recover_interrupted(checkpoints)
     accelerator.wait_for_everyone()
-    resume_from = latest_checkpoint(checkpoints)
-    if resume_from is not None and not args.resume:
+    resume_from = latest_checkpoint(out)
+    if resume_from is not None and not args.resume_from_checkpoint:
         if not args.overwrite_output_dir:
             raise PretrainError(
-                f"{out} already holds checkpoints of a run (latest {resume_from.name}); pass --resume to continue "
-                "it, --overwrite_output_dir to start afresh, or choose another --output_dir"
+                f"{out} already holds checkpoints of a run (latest {resume_from.name}); pass "
+                "--resume_from_checkpoint last to continue it, --overwrite_output_dir to start afresh, or choose another --output_dir"
             )
         if main:
-            shutil.rmtree(checkpoints)
+            for old in out.glob(f"*{CHECKPOINT_PREFIX}-*"):  # checkpoint-N and damaged-checkpoint-N
+                shutil.rmtree(old)
         resume_from = None
-    if args.resume and resume_from is None and main:
-        tqdm.write(f"no checkpoint in {checkpoints}: starting from scratch")
+    if args.resume_from_checkpoint and resume_from is None and main:
+        tqdm.write(f"no checkpoint in {out}: starting from scratch")
     return resume_from
 
 
@@ -805,7 +820,7 @@ def build_data(args: PretrainArguments, accelerator: Accelerator, resuming: bool
         )
         fresh_vocabulary = not resuming and accelerator.is_main_process
         if fresh_vocabulary:
-            tokenizer = load_tokenizer(args.tokenizer)
+            tokenizer = load_tokenizer(args.tokenizer_name)
             if args.vocab_size:
                 tokenizer = train_vocabulary(tokenizer, corpus, args.vocab_size)
         else:
@@ -822,7 +837,7 @@ def build_streamed_data(args: PretrainArguments, accelerator: Accelerator, resum
     """`--streaming`: the tokenizer (saved, or read back on resume, as `build_data` does), the corpus as a
     `StreamedCorpus` and its held-out head as the validation blocks."""
     tokenizer_dir = Path(args.output_dir) / "tokenizer"
-    tokenizer = load_tokenizer(str(tokenizer_dir) if resuming else args.tokenizer)
+    tokenizer = load_tokenizer(str(tokenizer_dir) if resuming else args.tokenizer_name)
     records = load_corpus(
         args.dataset,
         text_column=args.text_column,
@@ -920,12 +935,10 @@ def restore(run: Run, resume_from: Path | None) -> Progress:
         if run.accelerator.is_main_process:
             run.tracker.reset()
         return Progress()
-    progress = Progress.from_state(
-        resume_state(run.accelerator, run.checkpoints, run.signature, run.scheduler, run.log)
-    )
+    progress = Progress.from_state(resume_state(run.accelerator, run.out, run.signature, run.scheduler, run.log))
     if run.accelerator.is_main_process:
         run.tracker.truncate_after(progress.step)
-    run.log(f"resumed from {checkpoint_dir(run.checkpoints, progress.step)} at step {progress.step}")
+    run.log(f"resumed from {checkpoint_dir(run.out, progress.step)} at step {progress.step}")
     return progress
 
 
@@ -957,7 +970,7 @@ def save(run: Run, progress: Progress) -> None:
     """A checkpoint of the current step (see `save_checkpoint`)."""
     progress.settle(run.accelerator)
     state = progress.state(run.scheduler, run.signature)
-    save_checkpoint(run.accelerator, run.checkpoints, state, run.args.keep_checkpoints)
+    save_checkpoint(run.accelerator, run.out, state, run.args.save_total_limit)
 
 
 def train_step(run: Run, batches: Iterator[dict[str, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -1010,7 +1023,7 @@ def train(run: Run, progress: Progress) -> None:
         timed_steps += 1
         bar.update(1)
         step = progress.step
-        if step % args.log_every == 0 or step == run.total_steps:
+        if step % args.logging_steps == 0 or step == run.total_steps:
             progress.settle(accelerator)  # the one host sync of the window: the time below includes its work
             now = time.perf_counter()
             tokens_per_s = timed_steps * tokens_per_step / (now - last_log)
@@ -1033,9 +1046,9 @@ def train(run: Run, progress: Progress) -> None:
             bar.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{lr:.2e}", tok_s=f"{tokens_per_s:,.0f}")
             progress.window_loss, progress.window_steps = 0.0, 0
             timed_steps, last_log = 0, time.perf_counter()
-        if step % args.eval_every == 0 and step < run.total_steps:
+        if step % args.eval_steps == 0 and step < run.total_steps:
             validate(run, progress)
-        if step % args.save_every == 0 and step < run.total_steps:
+        if step % args.save_steps == 0 and step < run.total_steps:
             save(run, progress)
     bar.close()
 
@@ -1047,9 +1060,9 @@ def finish(run: Run, progress: Progress) -> Path:
     args, accelerator = run.args, run.accelerator
     if progress.validated_at != progress.step:
         validate(run, progress)
-    if latest_checkpoint(run.checkpoints) != checkpoint_dir(run.checkpoints, progress.step):
+    if latest_checkpoint(run.out) != checkpoint_dir(run.out, progress.step):
         save(run, progress)
-    model_dir = run.out / "model"
+    model_dir = run.out / MODEL_DIR
     state_dict = accelerator.get_state_dict(run.model)  # gathers FSDP shards; every rank takes part
     if accelerator.is_main_process:
         with atomic_directory(model_dir) as tmp:
@@ -1104,7 +1117,6 @@ __all__ = [
     "PretrainError",
     "build_optimizer",
     "flops_per_token",
-    "latest_checkpoint",
     "load_tokenizer",
     "main",
     "peak_flops",

@@ -1,5 +1,5 @@
 """Fault injection: SIGKILL pretraining, conversion and the fine-tuning save at random instants, and check that the
-user never has less than before and that `--resume` ends where an uninterrupted run does.
+user never has less than before and that `--resume_from_checkpoint last` ends where an uninterrupted run does.
 
 Kills land at random file-system writes (tests/kill_at.py: inside checkpoint writes, between the renames of a folder
 swap, inside pruning) and at random times (inside the writes that C code makes: safetensors, torch.save). Minutes
@@ -45,19 +45,19 @@ def kill_at(folder: Path, n: int, module: str, *argv: str) -> list[str]:
 def pretrain_argv(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """A tiny run that checkpoints every update, logs every 3 (so resumes fall inside a log window)."""
     corpus, tokenizer = write_corpus_and_tokenizer(tmp_path_factory.mktemp("data"))
-    return ["--dataset", str(corpus), "--tokenizer", str(tokenizer), "--vocab_size", "0",
+    return ["--dataset", str(corpus), "--tokenizer_name", str(tokenizer), "--vocab_size", "0",
             "--model_preset", "tiny",
             "--block_size", "32", "--per_device_train_batch_size", "4", "--total_batch_size", "8",
-            "--max_steps", str(STEPS), "--warmup_steps", "3", "--eval_every", "5", "--save_every", "1",
-            "--log_every", "3", "--max_eval_batches", "2", "--sample_tokens", "0", "--resume", "true"]  # fmt: skip
+            "--max_steps", str(STEPS), "--warmup_steps", "3", "--eval_steps", "5", "--save_steps", "1",
+            "--logging_steps", "3", "--max_eval_batches", "2", "--sample_tokens", "0", "--resume_from_checkpoint", "last"]  # fmt: skip
 
 
 def newest_complete(out: Path) -> int:
     """The step a resume must continue from: the newest complete checkpoint, counting one renamed aside."""
     steps = [0]
-    for p in (out / "checkpoints").glob("*step-*") if (out / "checkpoints").is_dir() else []:
+    for p in out.glob("*checkpoint-*") if out.is_dir() else []:
         name = p.name[1:].split(".old-")[0] if is_partial(p) and ".old-" in p.name else p.name
-        if name.startswith("step-") and (p / "trainer_state.json").exists():
+        if name.startswith("checkpoint-") and (p / "trainer_state.json").exists():
             steps.append(int(name.split("-")[1]))
     return max(steps)
 
@@ -160,7 +160,7 @@ def test_a_streamed_run_killed_and_resumed_ends_as_an_uninterrupted_one(pretrain
 def test_a_kill_while_replacing_the_model_keeps_a_model(
     pretrain_argv: list[str], reference: Path, tmp_path: Path
 ) -> None:
-    """`--resume` on a finished run rewrites `model/`: killed at any of its last writes (the new folder's files, the
+    """`--resume_from_checkpoint last` on a finished run rewrites `model/`: killed at any of its last writes (the new folder's files, the
     removal of the old one after the swap), a whole model remains. (tests/test_io.py kills every write of a swap.)"""
     out = tmp_path / "run"
     shutil.copytree(reference, out)

@@ -29,12 +29,11 @@ from gpt1.pretraining import (
     PretrainArguments,
     PretrainError,
     flops_per_token,
-    latest_checkpoint,
     main,
     pretrain,
     table_peak_flops,
 )
-from gpt1.training import param_groups
+from gpt1.training import latest_checkpoint, param_groups
 from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,7 +65,7 @@ def tiny(corpus_and_tokenizer: tuple[Path, Path], output_dir: Path, **overrides)
     corpus, tokenizer = corpus_and_tokenizer
     options = dict(
         dataset=str(corpus),
-        tokenizer=str(tokenizer),
+        tokenizer_name=str(tokenizer),
         vocab_size=0,
         model_preset="tiny",
         block_size=32,
@@ -75,9 +74,9 @@ def tiny(corpus_and_tokenizer: tuple[Path, Path], output_dir: Path, **overrides)
         learning_rate=3e-3,
         warmup_steps=3,
         max_steps=16,
-        eval_every=8,
-        save_every=4,
-        log_every=1,
+        eval_steps=8,
+        save_steps=4,
+        logging_steps=1,
         max_eval_batches=4,
         sample_tokens=0,
         seed=0,
@@ -199,7 +198,7 @@ def test_run_learns_saves_and_loads(finished_run) -> None:
         expected = s / 3 if s < 3 else 0.5 * (1 + math.cos(math.pi * (s - 3) / (24 - 3)))
         assert r["lr"] == pytest.approx(3e-3 * expected)
     # Checkpoints: the newest two, complete.
-    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-0000020", "step-0000024"]
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-20", "checkpoint-24"]
     assert (model_dir / "loss_curve.png").stat().st_size > 1000
     assert (model_dir / "model.safetensors").exists()
 
@@ -214,8 +213,8 @@ def test_run_learns_saves_and_loads(finished_run) -> None:
 def test_resume_from_another_config_is_refused(finished_run) -> None:
     args, _ = finished_run
     with pytest.raises(PretrainError, match=r"different configuration \(.*block_size: checkpoint 32 vs now 16"):
-        pretrain(dataclasses.replace(args, block_size=16, resume=True))
-    with pytest.raises(PretrainError, match="already holds checkpoints.*pass --resume"):
+        pretrain(dataclasses.replace(args, block_size=16, resume_from_checkpoint="last"))
+    with pytest.raises(PretrainError, match="already holds checkpoints.*pass --resume_from_checkpoint last"):
         pretrain(args)
 
 
@@ -227,12 +226,12 @@ def test_continued_pretraining_keeps_the_checkpoints_vocabulary(finished_run, tm
         args,
         output_dir=str(tmp_path / "cont"),
         model_name_or_path=str(model_dir),
-        tokenizer=None,
+        tokenizer_name=None,
         vocab_size=None,
         max_steps=2,
         sample_tokens=0,
     )
-    assert (cont.resolved().tokenizer, cont.resolved().vocab_size) == (str(model_dir), 0)
+    assert (cont.resolved().tokenizer_name, cont.resolved().vocab_size) == (str(model_dir), 0)
     pretrain(cont)
     last = [r["val_loss"] for r in read_jsonl(Path(args.output_dir) / "log.jsonl") if "val_loss" in r][-1]
     first = next(r for r in read_jsonl(tmp_path / "cont" / "log.jsonl") if "val_loss" in r)
@@ -278,7 +277,9 @@ def test_the_loop_reads_the_device_only_at_the_log_interval(corpus_and_tokenizer
             inside[0] = False
 
     monkeypatch.setattr(pretraining, "train", train)
-    pretrain(tiny(corpus_and_tokenizer, tmp_path / "run", max_steps=12, log_every=6, eval_every=100, save_every=100))
+    pretrain(
+        tiny(corpus_and_tokenizer, tmp_path / "run", max_steps=12, logging_steps=6, eval_steps=100, save_steps=100)
+    )
     assert sorted(reads) == ["__float__", "__float__", "tolist", "tolist"]  # 2 records, not 12 loss reads
     assert list(losses(tmp_path / "run")) == [6, 12]
 
@@ -290,15 +291,15 @@ def test_the_loop_reads_the_device_only_at_the_log_interval(corpus_and_tokenizer
 def prepared_corpus(corpus_and_tokenizer, tmp_path_factory) -> Path:
     corpus, tokenizer = corpus_and_tokenizer
     folder = tmp_path_factory.mktemp("prepared") / "corpus"
-    assert prepare_main(["--dataset", str(corpus), "--tokenizer", str(tokenizer), "--block_size", "32",
+    assert prepare_main(["--dataset", str(corpus), "--tokenizer_name", str(tokenizer), "--block_size", "32",
                          "--output_dir", str(folder)]) == 0  # fmt: skip
     return folder
 
 
 def test_a_prepared_corpus_trains_as_its_text_and_resumes(corpus_and_tokenizer, prepared_corpus, tmp_path) -> None:
-    text = tiny(corpus_and_tokenizer, tmp_path / "text", max_steps=12, eval_every=6, keep_checkpoints=3)
+    text = tiny(corpus_and_tokenizer, tmp_path / "text", max_steps=12, eval_steps=6, save_total_limit=3)
     pretrain(text)
-    prepared = dataclasses.replace(text, dataset=str(prepared_corpus), tokenizer=None, vocab_size=None,
+    prepared = dataclasses.replace(text, dataset=str(prepared_corpus), tokenizer_name=None, vocab_size=None,
                                    output_dir=str(tmp_path / "prepared"))  # fmt: skip
     pretrain(prepared)
     assert losses(tmp_path / "prepared") == losses(tmp_path / "text")  # the same blocks, split and order
@@ -308,20 +309,22 @@ def test_a_prepared_corpus_trains_as_its_text_and_resumes(corpus_and_tokenizer, 
     assert val[0] == val[1]
     # Resume from step 8 (the last checkpoint gone, as if killed before it): the same run to the end.
     expected = load_file(tmp_path / "prepared" / "model" / "model.safetensors")
-    shutil.rmtree(tmp_path / "prepared" / "checkpoints" / "step-0000012")
-    pretrain(dataclasses.replace(prepared, resume=True))
+    shutil.rmtree(tmp_path / "prepared" / "checkpoint-12")
+    pretrain(dataclasses.replace(prepared, resume_from_checkpoint="last"))
     assert losses(tmp_path / "prepared") == losses(tmp_path / "text")
     resumed = load_file(tmp_path / "prepared" / "model" / "model.safetensors")
     assert all(torch.equal(expected[k], resumed[k]) for k in expected)
 
 
 def test_a_prepared_corpus_fixes_the_vocabulary_and_block(corpus_and_tokenizer, prepared_corpus, tmp_path) -> None:
-    args = tiny(corpus_and_tokenizer, tmp_path / "x", dataset=str(prepared_corpus), tokenizer=None, vocab_size=None)
+    args = tiny(
+        corpus_and_tokenizer, tmp_path / "x", dataset=str(prepared_corpus), tokenizer_name=None, vocab_size=None
+    )
     assert args.resolved().vocab_size == 0  # the demo recipe's 4,096 would relearn what the ids mean
     with pytest.raises(PretrainError, match="--vocab_size with the prepared corpus"):
         dataclasses.replace(args, vocab_size=300).resolved()
-    with pytest.raises(PretrainError, match="--tokenizer with the prepared corpus"):
-        dataclasses.replace(args, tokenizer="gpt2").resolved()
+    with pytest.raises(PretrainError, match="--tokenizer_name with the prepared corpus"):
+        dataclasses.replace(args, tokenizer_name="gpt2").resolved()
     with pytest.raises(PretrainError, match="--block_size 16 differs from the 32 tokens of the blocks prepared"):
         dataclasses.replace(args, block_size=16).resolved()
 
@@ -342,7 +345,7 @@ def test_streamed_two_processes_match_one_and_resume_exactly(corpus_and_tokenize
     # micro-batch slot of an update reads its own shard of the stream, whatever process it is on.
     lines = write_lines_corpus(tmp_path)
     one = tiny((lines, corpus_and_tokenizer[1]), tmp_path / "one", streaming=True, dropout=0.0, max_steps=8,
-               eval_every=4, max_eval_batches=None, keep_checkpoints=3)  # fmt: skip
+               eval_steps=4, max_eval_batches=None, save_total_limit=3)  # fmt: skip
     pretrain(one)
     launch_two_processes(dataclasses.replace(one, output_dir=str(tmp_path / "two")))
     assert list(losses(tmp_path / "two").values()) == pytest.approx(list(losses(tmp_path / "one").values()), rel=1e-5)
@@ -350,8 +353,8 @@ def test_streamed_two_processes_match_one_and_resume_exactly(corpus_and_tokenize
     assert len(val[0]) == 3 and val[1] == pytest.approx(val[0], rel=1e-5)
     # Resume from step 4 (the later checkpoint gone, as if killed before it): the stream continues where it was.
     expected, weights = losses(tmp_path / "one"), load_file(tmp_path / "one" / "model" / "model.safetensors")
-    shutil.rmtree(tmp_path / "one" / "checkpoints" / "step-0000008")
-    pretrain(dataclasses.replace(one, resume=True))
+    shutil.rmtree(tmp_path / "one" / "checkpoint-8")
+    pretrain(dataclasses.replace(one, resume_from_checkpoint="last"))
     assert losses(tmp_path / "one") == expected
     resumed = load_file(tmp_path / "one" / "model" / "model.safetensors")
     assert all(torch.equal(weights[k], resumed[k]) for k in weights)
@@ -364,7 +367,7 @@ def test_streaming_refuses_what_a_stream_cannot_do(corpus_and_tokenizer, prepare
     with pytest.raises(PretrainError, match="cannot learn a vocabulary \\(--vocab_size 4096\\)"):
         dataclasses.replace(args, vocab_size=None).resolved()  # the demo recipe's
     with pytest.raises(PretrainError, match="is a prepared corpus: drop --streaming"):
-        dataclasses.replace(args, dataset=str(prepared_corpus), tokenizer=None).resolved()
+        dataclasses.replace(args, dataset=str(prepared_corpus), tokenizer_name=None).resolved()
     with pytest.raises(PretrainError, match="--validation_records must be a positive integer"):
         dataclasses.replace(args, validation_records=0).resolved()
 
@@ -396,13 +399,13 @@ def test_resume_after_sigkill_continues_exactly(corpus_and_tokenizer, tmp_path: 
     child.stderr.close()
     logged_before_kill = max(losses(tmp_path / "killed"))
     assert 10 <= logged_before_kill < steps
-    checkpoint = latest_checkpoint(tmp_path / "killed" / "checkpoints")
+    checkpoint = latest_checkpoint(tmp_path / "killed")
     assert checkpoint is not None and int(checkpoint.name.split("-")[1]) % 4 == 0
     # What a save killed halfway leaves behind is a temporary folder, which resume ignores and removes.
-    partial = tmp_path / "killed" / "checkpoints" / ".step-0000999.x1y2.tmp"
+    partial = tmp_path / "killed" / ".checkpoint-999.x1y2.tmp"
     partial.mkdir()
 
-    pretrain(dataclasses.replace(killed, resume=True))
+    pretrain(dataclasses.replace(killed, resume_from_checkpoint="last"))
     resumed = losses(tmp_path / "killed")
     assert not partial.exists()
     assert list(resumed) == list(range(1, steps + 1))  # the steps redone after the checkpoint are logged once
@@ -410,10 +413,10 @@ def test_resume_after_sigkill_continues_exactly(corpus_and_tokenizer, tmp_path: 
 
 
 def copy_run(finished_run, folder: Path) -> PretrainArguments:
-    """A copy of the finished run's folder, and its arguments with `--resume`."""
+    """A copy of the finished run's folder, and its arguments with `--resume_from_checkpoint last`."""
     args, _ = finished_run
     shutil.copytree(args.output_dir, folder)
-    return dataclasses.replace(args, output_dir=str(folder), resume=True)
+    return dataclasses.replace(args, output_dir=str(folder), resume_from_checkpoint="last")
 
 
 def test_resuming_a_finished_run_changes_nothing(finished_run, tmp_path: Path) -> None:
@@ -429,12 +432,12 @@ def test_resuming_a_finished_run_changes_nothing(finished_run, tmp_path: Path) -
 def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(finished_run, tmp_path: Path, capsys) -> None:
     args = copy_run(finished_run, tmp_path / "damaged")
     expected = losses(tmp_path / "damaged")
-    latest = tmp_path / "damaged" / "checkpoints" / "step-0000024"
+    latest = tmp_path / "damaged" / "checkpoint-24"
     weights = latest / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # a truncated copy
     pretrain(args)
     assert f"warning: checkpoint {latest} is damaged (SafetensorError" in capsys.readouterr().out
-    assert (latest.parent / "damaged-step-0000024" / "model.safetensors").exists()  # kept for inspection
+    assert (latest.parent / "damaged-checkpoint-24" / "model.safetensors").exists()  # kept for inspection
     assert losses(tmp_path / "damaged") == expected  # steps 21-24 redone from step 20, exactly
     assert latest_checkpoint(latest.parent) == latest  # and saved afresh
     assert load_file(weights).keys() == load_file(tmp_path / "damaged" / "model" / "model.safetensors").keys()
@@ -442,16 +445,16 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(finished_run
 
 def test_no_loadable_checkpoint_is_one_error(finished_run, tmp_path: Path, capsys) -> None:
     args = copy_run(finished_run, tmp_path / "ruined")
-    for weights in (tmp_path / "ruined" / "checkpoints").glob("step-*/model.safetensors"):
+    for weights in (tmp_path / "ruined").glob("checkpoint-*/model.safetensors"):
         weights.write_bytes(b"")
     assert main(argv(args)) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error == (f"error: no checkpoint in {tmp_path / 'ruined' / 'checkpoints'} could be loaded; pass "
+    assert error == (f"error: no checkpoint in {tmp_path / 'ruined'} could be loaded; pass "
                      "--overwrite_output_dir to start afresh")  # fmt: skip
 
 
 def test_resume_loads_data_never_pickled_code(finished_run, tmp_path: Path) -> None:
-    """A run folder from someone else must not run their code: every file `--resume` reads is loaded as data."""
+    """A run folder from someone else must not run their code: every file `--resume_from_checkpoint` reads is loaded as data."""
     args = copy_run(finished_run, tmp_path / "planted")
     marker = tmp_path / "pwned"
 
@@ -459,28 +462,28 @@ def test_resume_loads_data_never_pickled_code(finished_run, tmp_path: Path) -> N
         def __reduce__(self):
             return (Path.touch, (marker,))
 
-    latest = tmp_path / "planted" / "checkpoints" / "step-0000024"
+    latest = tmp_path / "planted" / "checkpoint-24"
     # What accelerate unpickles for objects registered for checkpointing: never read, so the checkpoint is damaged.
     for name in ("custom_checkpoint_0.pkl", "scheduler.bin"):
         torch.save(Planted(), latest / name)
     pretrain(args)
-    assert not marker.exists() and (latest.parent / "damaged-step-0000024").is_dir()
+    assert not marker.exists() and (latest.parent / "damaged-checkpoint-24").is_dir()
     # The tensors' files are loaded with weights_only, which refuses objects: damaged too.
     torch.save({"state": Planted()}, latest / "optimizer.bin")
     pretrain(args)
-    assert not marker.exists() and (latest.parent / "damaged-step-0000024-2").is_dir()
+    assert not marker.exists() and (latest.parent / "damaged-checkpoint-24-2").is_dir()
     assert latest_checkpoint(latest.parent) == latest
 
 
 def test_a_resumed_log_window_averages_the_same_updates(corpus_and_tokenizer, tmp_path: Path) -> None:
-    """With `--log_every 3` and a resume from step 4, the record of step 6 still averages steps 4-6."""
-    reference = tiny(corpus_and_tokenizer, tmp_path / "reference", max_steps=12, log_every=3, keep_checkpoints=10)
+    """With `--logging_steps 3` and a resume from step 4, the record of step 6 still averages steps 4-6."""
+    reference = tiny(corpus_and_tokenizer, tmp_path / "reference", max_steps=12, logging_steps=3, save_total_limit=10)
     pretrain(reference)
     expected = losses(tmp_path / "reference")
     shutil.copytree(tmp_path / "reference", tmp_path / "resumed")
-    for late in ("step-0000008", "step-0000012"):  # as if killed between steps 4 and 8
-        shutil.rmtree(tmp_path / "resumed" / "checkpoints" / late)
-    pretrain(dataclasses.replace(reference, output_dir=str(tmp_path / "resumed"), resume=True))
+    for late in ("checkpoint-8", "checkpoint-12"):  # as if killed between steps 4 and 8
+        shutil.rmtree(tmp_path / "resumed" / late)
+    pretrain(dataclasses.replace(reference, output_dir=str(tmp_path / "resumed"), resume_from_checkpoint="last"))
     assert losses(tmp_path / "resumed") == expected
 
 
@@ -489,7 +492,7 @@ def test_a_second_run_on_a_busy_output_dir_is_refused(corpus_and_tokenizer, tmp_
     out.mkdir()
     base = argv(tiny(corpus_and_tokenizer, out, max_steps=2))
     with FileLock(out / RUN_LOCK):  # what a running run holds
-        for extra in ([], ["--resume", "true"], ["--overwrite_output_dir", "true"]):
+        for extra in ([], ["--resume_from_checkpoint", "last"], ["--overwrite_output_dir", "true"]):
             assert main([*base, *extra]) == 2
             errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
             assert errors == [f"error: {out} is in use by another pretraining run (it holds {out / RUN_LOCK}); "
@@ -532,7 +535,7 @@ def launch_two_processes(args: PretrainArguments, *launch_options: str) -> None:
 def test_two_processes_match_one_with_the_same_effective_batch(corpus_and_tokenizer, tmp_path: Path) -> None:
     # Without dropout, 2 ranks x 4 sequences must be the same update as 1 process x 2 micro-batches x 4.
     single = tiny(
-        corpus_and_tokenizer, tmp_path / "one", dropout=0.0, max_steps=8, save_every=100, eval_every=4,
+        corpus_and_tokenizer, tmp_path / "one", dropout=0.0, max_steps=8, save_steps=100, eval_steps=4,
         max_eval_batches=None,  # a cap is per process: with one, the two runs would score different blocks
     )  # fmt: skip
     pretrain(single)
@@ -580,5 +583,35 @@ def test_bad_input_gets_one_clear_error(corpus_and_tokenizer, tmp_path: Path, ca
     assert "not a multiple of --per_device_train_batch_size 3" in fails("--per_device_train_batch_size", "3")
     assert "exceeds the model's n_positions 64" in fails("--block_size", "128")
     assert "unknown GPT-1 preset 'huge'" in fails("--model_preset", "huge")
-    assert "nowhere/tok has no tokenizer files" in fails("--tokenizer", "./nowhere/tok")
+    assert "nowhere/tok has no tokenizer files" in fails("--tokenizer_name", "./nowhere/tok")
     assert not (tmp_path / "x").exists()  # nothing was written
+
+
+def test_options_fine_tuning_has_too_are_named_as_in_training_arguments():
+    """One name per option across the two commands: each is `TrainingArguments`' field of that name (help included),
+    and the names pretraining used before (`--eval_every`, `--resume`, `--tokenizer`...) are gone."""
+    from transformers import TrainingArguments
+
+    ours = {f.name: f for f in dataclasses.fields(PretrainArguments)}
+    trainer = {f.name: f for f in dataclasses.fields(TrainingArguments)}
+    shared = {"learning_rate", "warmup_steps", "max_steps", "num_train_epochs", "weight_decay", "max_grad_norm",
+              "per_device_train_batch_size", "eval_steps", "save_steps", "save_total_limit", "logging_steps",
+              "resume_from_checkpoint", "output_dir", "seed", "report_to", "push_to_hub", "hub_model_id"}  # fmt: skip
+    assert shared <= set(ours) & set(trainer)
+    for name in shared:
+        assert ours[name].metadata["help"].startswith(trainer[name].metadata["help"]), name
+    assert not {"eval_every", "save_every", "log_every", "keep_checkpoints", "resume", "tokenizer"} & set(ours)
+    assert "tokenizer_name" in ours  # as fine-tuning's --tokenizer_name
+
+
+def test_checkpoints_are_laid_out_as_the_trainers(finished_run):
+    """`checkpoint-<step>/` with `trainer_state.json` beside the final `model/`: transformers' own
+    `get_last_checkpoint` finds the newest, as it does for a fine-tuning run."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    args, model_dir = finished_run
+    out = Path(args.output_dir)
+    assert Path(get_last_checkpoint(str(out))) == latest_checkpoint(out) == out / "checkpoint-24"
+    assert (out / "checkpoint-24" / "trainer_state.json").is_file() and model_dir == out / "model"
+    with pytest.raises(PretrainError, match="--resume_from_checkpoint newest: .*pass `last`"):
+        dataclasses.replace(args, resume_from_checkpoint="newest").resolved()
