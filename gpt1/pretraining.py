@@ -70,51 +70,49 @@ DEMO_CORPUS = Path(__file__).resolve().parent / "demo_data" / "books"  # package
 RUN_LOCK = ".gpt1-run.lock"  # in output_dir; held (flock) by the run writing there
 
 # Hyper-parameters by recipe; `None` in PretrainArguments means "take it from the recipe".
+# Section 4.1 of the paper: 12-layer 768-wide model, 512-token contiguous blocks, minibatches of 64, Adam with max lr
+# 2.5e-4 warmed up linearly over 2,000 updates then annealed to 0 on a cosine, 100 epochs, dropout 0.1, L2
+# (decoupled, as in AdamW) w=0.01 on non-bias/gain weights; the authors' code also clips gradients at 1.
+PAPER_RECIPE: dict[str, Any] = dict(
+    dataset=None,
+    model_preset="gpt1",
+    block_size=512,
+    vocab_size=None,
+    dropout=0.1,
+    total_batch_size=64,
+    per_device_train_batch_size=8,
+    learning_rate=2.5e-4,
+    warmup_steps=2000,
+    num_train_epochs=100.0,
+    max_steps=None,
+    weight_decay=0.01,
+    max_grad_norm=1.0,
+    validation_fraction=0.001,
+    eval_steps=1000,
+    save_steps=1000,
+    logging_steps=10,
+    time_budget_minutes=None,
+)
 RECIPES: dict[str, dict[str, Any]] = {
-    # Section 4.1 of the paper: 12-layer 768-wide model, 512-token contiguous blocks, minibatches of 64, Adam with
-    # max lr 2.5e-4 warmed up linearly over 2,000 updates then annealed to 0 on a cosine, 100 epochs, dropout 0.1,
-    # L2 (decoupled, as in AdamW) w=0.01 on non-bias/gain weights; the authors' code also clips gradients at 1.
-    "paper": dict(
-        dataset=None,
-        model_preset="gpt1",
-        block_size=512,
-        vocab_size=None,
-        dropout=0.1,
-        total_batch_size=64,
-        per_device_train_batch_size=8,
-        learning_rate=2.5e-4,
-        warmup_steps=2000,
-        num_train_epochs=100.0,
-        max_steps=None,
-        weight_decay=0.01,
-        max_grad_norm=1.0,
-        validation_fraction=0.001,
-        eval_steps=1000,
-        save_steps=1000,
-        logging_steps=10,
-        time_budget_minutes=None,
-    ),
-    # The bundled default: a 4-layer, 128-wide model with a 4,096-token BPE vocabulary learnt on the bundled ~1 MB of
-    # books: ~600k tokens, about 2.5 minutes on 2 idle CPU cores; the time budget bounds it on a slow or busy machine.
-    # The larger lr and short warmup suit the tiny model; small batches give it more updates in the same time.
-    "demo": dict(
+    "paper": PAPER_RECIPE,
+    # The bundled default, the paper's recipe scaled down: a 4-layer, 128-wide model with a 4,096-token BPE
+    # vocabulary learnt on the bundled ~1 MB of books: ~600k tokens, about 2.5 minutes on 2 idle CPU cores; the time
+    # budget bounds it on a slow or busy machine. The larger lr and short warmup suit the tiny model; small batches
+    # give it more updates in the same time.
+    "demo": PAPER_RECIPE
+    | dict(
         dataset=str(DEMO_CORPUS),
         model_preset="mini",
         block_size=128,
         vocab_size=4096,
-        dropout=0.1,
         total_batch_size=8,
-        per_device_train_batch_size=8,
         learning_rate=2e-3,
         warmup_steps=40,
         num_train_epochs=None,
         max_steps=600,
-        weight_decay=0.01,
-        max_grad_norm=1.0,
         validation_fraction=0.02,
         eval_steps=100,
         save_steps=200,
-        logging_steps=10,
         time_budget_minutes=4.0,
     ),
 }
