@@ -42,8 +42,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from transformers import LogitsProcessor, LogitsProcessorList, OpenAIGPTConfig, OpenAIGPTLMHeadModel
+from transformers import LogitsProcessor, LogitsProcessorList, OpenAIGPTLMHeadModel
 
+from gpt1.convert import openai_gpt_config
 from gpt1.io import atomic_write_json
 from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
 
@@ -54,10 +55,7 @@ def build_models(preset: str, device: str, dtype: torch.dtype) -> dict[str, torc
     if config.n_inner not in (None, 4 * config.n_embd):
         raise SystemExit(f"error: preset {preset!r} has n_inner={config.n_inner}; the reference's MLP is 4 x n_embd")
     torch.manual_seed(0)
-    ref_config = OpenAIGPTConfig(
-        **{k: getattr(config, k) for k in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head")}
-    )
-    models: dict[str, torch.nn.Module] = {"reference": OpenAIGPTLMHeadModel(ref_config)}
+    models: dict[str, torch.nn.Module] = {"reference": OpenAIGPTLMHeadModel(openai_gpt_config(config))}
     for attn in ("sdpa", "eager"):
         ours = GPT1ForCausalLM(GPT1Config.from_preset(preset, attn_implementation=attn))
         ours.load_state_dict(models["reference"].state_dict())

@@ -17,8 +17,9 @@ import json
 import time
 
 import torch
-from transformers import OpenAIGPTConfig, OpenAIGPTLMHeadModel
+from transformers import OpenAIGPTLMHeadModel
 
+from gpt1.convert import openai_gpt_config
 from gpt1.io import atomic_write_json
 from gpt1.pretraining import build_optimizer, flops_per_token, measure_matmul_flops, table_peak_flops
 from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
@@ -28,18 +29,7 @@ def build(name: str, config: GPT1Config, attn: str) -> torch.nn.Module:
     if name == "gpt1":
         config._attn_implementation = attn
         return GPT1ForCausalLM(config)
-    keys = (
-        "vocab_size",
-        "n_positions",
-        "n_embd",
-        "n_layer",
-        "n_head",
-        "afn",
-        "resid_pdrop",
-        "embd_pdrop",
-        "attn_pdrop",
-    )
-    return OpenAIGPTLMHeadModel(OpenAIGPTConfig(**{k: getattr(config, k) for k in keys}))
+    return OpenAIGPTLMHeadModel(openai_gpt_config(config))
 
 
 def bench(model: torch.nn.Module, batch: int, block: int, steps: int, warmup: int, compile_: bool) -> float:

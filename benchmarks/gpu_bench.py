@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import OpenAIGPTConfig, OpenAIGPTLMHeadModel
+from transformers import OpenAIGPTLMHeadModel
 
+from gpt1.convert import openai_gpt_config
 from gpt1.io import atomic_write_text
 from gpt1.logging_utils import read_jsonl
 from gpt1.pretraining import build_optimizer, flops_per_token, measure_matmul_flops, table_peak_flops
@@ -56,18 +57,7 @@ def build(kind: str, config: GPT1Config, attn: str) -> torch.nn.Module:
     if kind == "gpt1":
         config._attn_implementation = "sdpa" if attn == "flash" else attn
         return GPT1ForCausalLM(config).to(DEVICE)
-    keys = (
-        "vocab_size",
-        "n_positions",
-        "n_embd",
-        "n_layer",
-        "n_head",
-        "afn",
-        "resid_pdrop",
-        "embd_pdrop",
-        "attn_pdrop",
-    )
-    return OpenAIGPTLMHeadModel(OpenAIGPTConfig(**{k: getattr(config, k) for k in keys})).to(DEVICE)
+    return OpenAIGPTLMHeadModel(openai_gpt_config(config)).to(DEVICE)
 
 
 def attention_kernel(attn: str) -> contextlib.AbstractContextManager:

@@ -34,7 +34,7 @@ import torch
 from huggingface_hub.errors import StrictDataclassError
 from safetensors import SafetensorError
 from safetensors.torch import load_file
-from transformers import HfArgumentParser
+from transformers import HfArgumentParser, OpenAIGPTConfig
 
 from modeling_gpt1 import GPT1Config, GPT1DoubleHeads, GPT1ForCausalLM
 from tokenization import GPT1Tokenizer, fit_to_model
@@ -334,6 +334,21 @@ def convert_transformers_checkpoint(
 
 
 # -- shared steps --------------------------------------------------------------------------------------------------
+
+
+# GPT1Config fields transformers' OpenAIGPTConfig holds under the same name (its MLP is always 4 x n_embd wide).
+OPENAI_GPT_FIELDS = (
+    "vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "afn", "resid_pdrop", "embd_pdrop", "attn_pdrop",
+    "layer_norm_epsilon", "initializer_range",
+)  # fmt: skip
+
+
+def openai_gpt_config(config: GPT1Config) -> OpenAIGPTConfig:
+    """transformers' `OpenAIGPTConfig` of the same network: what `OpenAIGPT*` needs to hold these weights (the
+    reference the benchmarks measure against)."""
+    if config.n_inner not in (None, 4 * config.n_embd):
+        raise ValueError(f"n_inner={config.n_inner}: transformers' OpenAIGPT MLP is 4 x n_embd = {4 * config.n_embd}")
+    return OpenAIGPTConfig(**{k: getattr(config, k) for k in OPENAI_GPT_FIELDS})
 
 
 def _first_line(error: BaseException | str) -> str:

@@ -20,7 +20,14 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import OpenAIGPTConfig, OpenAIGPTDoubleHeadsModel, OpenAIGPTLMHeadModel
 
-from gpt1.convert import ConversionError, convert, convert_transformers_checkpoint, main, original_layout
+from gpt1.convert import (
+    ConversionError,
+    convert,
+    convert_transformers_checkpoint,
+    main,
+    openai_gpt_config,
+    original_layout,
+)
 from modeling_gpt1 import PRESETS, GPT1Config, GPT1DoubleHeads, GPT1ForCausalLM
 from tokenization.tokenization_gpt1 import bundled_files
 
@@ -374,3 +381,16 @@ def test_a_bad_config_json_is_one_error_line_naming_it(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and re.search(r"src/config\.json: .*n_embd \(16\) must be divisible by n_head \(3\)", err[0])
     assert not (tmp_path / "out").exists()
+
+
+def test_openai_gpt_config_describes_the_same_network():
+    """The reference built from `openai_gpt_config` holds our weights name for name and computes the same logits."""
+    config = GPT1Config(vocab_size=500, **TINY, afn="gelu", layer_norm_epsilon=1e-6)
+    ours = GPT1ForCausalLM(config).eval()
+    reference = OpenAIGPTLMHeadModel(openai_gpt_config(config)).eval()
+    assert reference.config.afn == "gelu" and reference.config.layer_norm_epsilon == 1e-6
+    reference.load_state_dict(ours.state_dict())
+    ids = torch.randint(0, 500, (2, 12))
+    torch.testing.assert_close(reference(ids).logits, ours(ids).logits)
+    with pytest.raises(ValueError, match="n_inner=37: .* 4 x n_embd"):
+        openai_gpt_config(GPT1Config.from_preset("tiny"))
