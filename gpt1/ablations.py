@@ -111,6 +111,11 @@ def check_grid(
     A grid is hours of fine-tuning: a mistake that only the third run would meet is found before the first starts.
     The checks are `finetune`'s own, applied to every run; the checkpoint and the data are read once.
     """
+    if finetune_args.seeds and len(finetune_args.seeds) > 1:
+        raise AblationError(
+            f"--seeds {' '.join(map(str, finetune_args.seeds))}: the grid runs each setting once (--seed); run "
+            "scripts/finetune.py --seeds for one setting's spread over seeds"
+        )
     runs = ablation_runs(args, finetune_args, training_args)
     check_output_dir(_root(training_args), overwrite=True)  # named as given, before the per-setting folders under it
     task = resolve_task(finetune_args)

@@ -19,7 +19,7 @@ import functools
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ import torch
 from transformers import EvalPrediction, HfArgumentParser, Trainer, TrainingArguments, set_seed
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
-from modeling_gpt1 import GPT1Config, GPT1ForMultipleChoice, GPT1ForSequenceClassification
+from modeling_gpt1 import GPT1Config
 from modeling_gpt1.modeling_gpt1 import GPT1ChoiceHead
 from tokenization import FINE_TUNING_TOKENS, GPT1Tokenizer, fit_to_model, prepare_for_finetuning
 from tokenization.tokenization_gpt1 import HUB_ID
@@ -37,18 +37,21 @@ from tokenization.tokenization_gpt1 import HUB_ID
 from .cli import one_line, user_error
 from .hub import HubError, MissingTokenizerError, is_local_path
 from .hub import load_tokenizer as load_saved_tokenizer
-from .io import OutputDirError, atomic_directory, check_output_dir
+from .io import OutputDirError, atomic_directory, atomic_write_text, check_output_dir
 from .metrics import load_metric
-from .results import markdown_table, write_results
+from .results import markdown_table, seed_summary, seed_summary_markdown, write_results, write_seed_summary
 from .tasks import (
     TaskError,
     TaskSpec,
     custom_task,
     encode_batch,
     get_task,
+    has_labels,
     load_task_data,
     pad_collate,
     subsample,
+    with_fields,
+    with_index,
 )
 from .training import MODEL_DIR, decays, latest_checkpoint, trainer_option
 
@@ -64,8 +67,9 @@ class FinetuneArguments:
     """
 
     task: str = field(
-        default="demo", metadata={"help": "A task of gpt1.tasks.TASKS (sst2, cola, mrpc, stsb, rte, wnli, qnli, "
-                                          "story_cloze, demo), or 'custom' with --train_file."}
+        default="demo", metadata={"help": "A task of gpt1.tasks.TASKS (sst2, cola, mrpc, stsb, qqp, mnli_m, mnli_mm, "
+                                          "rte, wnli, qnli, snli, scitail, story_cloze, race_m, race_h, race, demo), "
+                                          "or 'custom' with --train_file."}
     )  # fmt: skip
     model_name_or_path: str = field(
         default="openai-community/openai-gpt",
@@ -83,6 +87,12 @@ class FinetuneArguments:
     )  # fmt: skip
     train_file: str | None = field(default=None, metadata={"help": "Custom task: CSV/TSV/JSON(L) training file."})
     validation_file: str | None = field(default=None, metadata={"help": "Custom task: the evaluation file."})
+    test_file: str | None = field(
+        default=None,
+        metadata={"help": "A test set in the task's local format (GLUE's test.tsv, the Story Cloze 2016 test CSV, "
+                          "RACE's test/ folder, ...): with labels, test_* metrics; without, predictions (and GLUE's "
+                          "submission file <Task>.tsv)."},
+    )  # fmt: skip
     transform: str = field(
         default="classification",
         metadata={"help": "Custom task: classification, entailment, similarity or multiple_choice."},
@@ -113,6 +123,12 @@ class FinetuneArguments:
     n_transfer_layers: int | None = field(
         default=None, metadata={"help": "Keep only the first N pretrained blocks, re-initialise the rest (Fig. 2)."}
     )
+    seeds: list[int] | None = field(
+        default=None,
+        metadata={"help": "Run the same fine-tuning once per seed (in <output_dir>/seed-<S>) and report each "
+                          "metric's mean, sample std and median; one seed (default: --seed) is one run, as without "
+                          "this flag."},
+    )  # fmt: skip
 
 
 @dataclass
@@ -214,9 +230,7 @@ def check_arguments(args: FinetuneArguments, training_args: TrainingArguments) -
 
 def check_max_length(args: FinetuneArguments, task: TaskSpec) -> None:
     """A sequence must hold the framing tokens and at least one token of each text (shorter is never truncated)."""
-    texts = 1 if task.transform == "classification" else 2
-    framing = 2 if texts == 1 else 3  # _start_ ... _classify_, with a _delimiter_ between two texts
-    needed = framing + texts
+    needed = task.transformation.min_length(task)
     if args.max_length is not None and args.max_length < needed:
         raise FinetuneError(
             f"--max_length must be at least {needed} for the {task.transform} transform (its framing tokens and one "
@@ -227,7 +241,7 @@ def check_max_length(args: FinetuneArguments, task: TaskSpec) -> None:
 def resolve_task(args: FinetuneArguments) -> TaskSpec:
     """The table's task, or a custom one over `--train_file`/`--validation_file`."""
     if args.train_file is not None or args.validation_file is not None or args.task == "custom":
-        files = {"train": args.train_file, "validation": args.validation_file}
+        files = {"train": args.train_file, "validation": args.validation_file, "test": args.test_file}
         files = {k: v for k, v in files.items() if v is not None}
         if "validation" not in files:
             raise FinetuneError("a custom task needs --validation_file (and --train_file to fine-tune)")
@@ -235,7 +249,8 @@ def resolve_task(args: FinetuneArguments) -> TaskSpec:
         return custom_task(
             args.transform, args.text_columns, args.label_column, args.label_names, data_files=files, name=name
         )
-    return get_task(args.task)
+    task = get_task(args.task)
+    return task if args.test_file is None else with_fields(task, test_file=args.test_file)
 
 
 def load_tokenizer(args: FinetuneArguments) -> GPT1Tokenizer:
@@ -274,12 +289,8 @@ def load_config(args: FinetuneArguments, task: TaskSpec) -> GPT1Config:
         ) from None
     config.lm_coef = args.lm_coef
     config.summary_first_dropout = args.classifier_dropout
-    if task.transform != "multiple_choice":
-        config.num_labels = task.num_labels
-        config.problem_type = "regression" if task.is_regression else "single_label_classification"
-        if task.label_names is not None:
-            config.id2label = dict(enumerate(task.label_names))
-            config.label2id = {name: i for i, name in enumerate(task.label_names)}
+    for name, value in task.transformation.head_config(task).items():
+        setattr(config, name, value)
     if args.n_transfer_layers is not None and args.n_transfer_layers > config.n_layer:
         raise FinetuneError(f"--n_transfer_layers must be in 0..{config.n_layer}, got {args.n_transfer_layers}")
     return config
@@ -313,7 +324,7 @@ def load_config_and_tokenizer(args: FinetuneArguments, task: TaskSpec) -> tuple[
 
 
 def _model_class(task: TaskSpec) -> type:
-    return GPT1ForMultipleChoice if task.transform == "multiple_choice" else GPT1ForSequenceClassification
+    return task.transformation.model_class
 
 
 # Every fine-tuning head's weights: a checkpoint fine-tuned under another transform holds one, which is dropped.
@@ -431,6 +442,8 @@ def check_run(args: FinetuneArguments, training_args: TrainingArguments) -> tupl
     check_arguments(args, training_args)
     task = resolve_task(args)
     check_max_length(args, task)
+    if args.test_file is not None and not Path(args.test_file).exists():
+        raise FinetuneError(f"--test_file {args.test_file}: no such file or folder")
     output_dir = check_output_dir(training_args.output_dir or f"outputs/finetune/{task.name}", overwrite=True)
     last = training_args.resume_from_checkpoint == "last"
     if training_args.do_train and last and latest_checkpoint(output_dir) is None:
@@ -438,18 +451,29 @@ def check_run(args: FinetuneArguments, training_args: TrainingArguments) -> tupl
     return task, output_dir
 
 
+# The `--max_*_samples` slices are drawn with this seed (or `--data_seed`), not `--seed`: every seed of `--seeds` and
+# every ablation then trains and is scored on the same examples. 42 is `--seed`'s default, so a plain run is unchanged.
+SAMPLE_SEED = 42
+
+
 def encode_splits(
     args: FinetuneArguments, task: TaskSpec, data: Any, tokenizer: GPT1Tokenizer, max_length: int, do_train: bool,
     seed: int,
 ) -> dict[str, Any]:  # fmt: skip
-    """The training (when training) and evaluation splits, sampled (`--max_*_samples`) and framed by the task's
-    transformation."""
+    """The training (when training), evaluation and `--test_file` splits, sampled (`--max_*_samples`; a test set is
+    scored whole) and framed by the task's transformation; each keeps its `index` column for the predictions files."""
     encode = functools.partial(encode_batch, task, tokenizer, max_length=max_length)
     splits = {}
-    for split, n in ((task.train_split, args.max_train_samples), (task.eval_split, args.max_eval_samples)):
+    sizes = ((task.train_split, args.max_train_samples), (task.eval_split, args.max_eval_samples), ("test", None))
+    for split, n in sizes:
+        if split == "test" and args.test_file is None:
+            continue  # only a --test_file is a test set here (a Hub copy's test split is not scored unasked)
         if split in data and (split != task.train_split or do_train):
-            subset = subsample(data[split], n, seed)
-            splits[split] = subset.map(encode, batched=True, remove_columns=subset.column_names, desc="encode")
+            subset = subsample(with_index(data[split]), n, seed)
+            if not has_labels(task, subset) and task.label_column in subset.column_names:
+                subset = subset.remove_columns(task.label_column)  # a test set labelled -1 throughout: none
+            drop = [c for c in subset.column_names if c != "index"]  # the row ids stay for the predictions files
+            splits[split] = subset.map(encode, batched=True, remove_columns=drop, desc="encode")
     return splits
 
 
@@ -494,17 +518,21 @@ def summarize(
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     recorded = trainer.args.to_dict()  # enums as strings, tokens redacted
     do_train = model_dir is not None
+    tested = f"test_{task.main_metric}" in metrics  # a labelled --test_file
     return {
         "run": run_name or task.name,
         "task": task.name,
         "transform": task.transform,
         "main_metric": task.main_metric,
         "metrics": {name: metrics[f"eval_{name}"] for name in task.metrics},  # each module returns its own name
-        "eval": metrics,
+        "eval": {k: v for k, v in metrics.items() if k.startswith("eval_")},
+        **({"test_metrics": {name: metrics[f"test_{name}"] for name in task.metrics}} if tested else {}),
+        **({"test": {k: v for k, v in metrics.items() if k.startswith("test_")}} if tested else {}),
         "paper": task.paper,
         "paper_metric": task.paper_metric,
         "train_examples": len(splits[task.train_split]) if do_train else 0,
         "eval_examples": len(splits[task.eval_split]),
+        "test_examples": len(splits["test"]) if "test" in splits else 0,
         "train_loss_first": losses[0] if losses else None,
         "train_loss_last": losses[-1] if losses else None,
         "train_losses": losses,
@@ -518,6 +546,50 @@ def summarize(
             "parameters": trainer.model.num_parameters(),
         },
     }
+
+
+def evaluate_and_predict(
+    trainer: Trainer, task: TaskSpec, splits: dict[str, Any], output_dir: Path
+) -> dict[str, float]:
+    """Score the validation split (`eval_*` metrics) and a `--test_file` (`test_*`, when it has labels) with the
+    trainer's model, and save every split's predictions as `predictions_<split>.tsv` (index, prediction, label when
+    known); an unlabelled test set of a GLUE task also gets GLUE's submission file, `<task.submission>.tsv`."""
+    metrics: dict[str, float] = {}
+    for split, prefix in ((task.eval_split, "eval"), ("test", "test")):
+        if split not in splits:
+            continue
+        dataset = splits[split]
+        output = trainer.predict(dataset, metric_key_prefix=prefix)
+        trainer.log(output.metrics)  # into the log history and the trackers, as `Trainer.evaluate` would
+        metrics.update(output.metrics)
+        logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
+        predictions = logits.squeeze(-1) if task.is_regression else np.argmax(logits, axis=-1)
+        labels = dataset["labels"] if "labels" in dataset.column_names else None
+        write_predictions(output_dir / f"predictions_{split}.tsv", task, dataset["index"], predictions, labels)
+        if split == "test" and labels is None and task.submission is not None:
+            write_predictions(output_dir / f"{task.submission}.tsv", task, dataset["index"], predictions)
+    return metrics
+
+
+def prediction_text(task: TaskSpec, value: Any) -> str:
+    """A prediction or label as the task's files spell it: a float (regression), a class name, or an id."""
+    if task.is_regression:
+        return f"{float(value):.6g}"
+    if task.label_names is not None and task.label_format == "names":
+        return task.label_names[int(value)]
+    return str(int(value))
+
+
+def write_predictions(
+    path: Path, task: TaskSpec, index: Sequence[Any], predictions: Sequence[Any], labels: Sequence[Any] | None = None
+) -> Path:
+    """`index\tprediction[\tlabel]` per row with a header, written atomically (GLUE's submission format without
+    labels)."""
+    header = ["index", "prediction", *(["label"] if labels is not None else [])]
+    rows = [[str(i), prediction_text(task, p)] for i, p in zip(index, predictions)]
+    if labels is not None:
+        rows = [[*row, prediction_text(task, y)] for row, y in zip(rows, labels)]
+    return atomic_write_text(path, "".join("\t".join(row) + "\n" for row in [header, *rows]))
 
 
 def finetune(args: FinetuneArguments, training_args: TrainingArguments | None = None) -> dict[str, Any]:
@@ -542,7 +614,8 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments | None = 
     set_seed(training_args.seed)
     model, tokenizer = build_model(args, task, config, tokenizer)
     max_length = min(args.max_length or model.config.n_positions, model.config.n_positions)
-    splits = encode_splits(args, task, data, tokenizer, max_length, do_train, training_args.seed)
+    sample_seed = SAMPLE_SEED if training_args.data_seed is None else training_args.data_seed
+    splits = encode_splits(args, task, data, tokenizer, max_length, do_train, sample_seed)
     trainer = make_trainer(training_args, output_dir, model, tokenizer, task, splits)
     model_dir = None
     if do_train:
@@ -552,7 +625,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments | None = 
         with atomic_directory(model_dir) as tmp:
             trainer.model.save_pretrained(tmp)
             fit_to_model(tokenizer, trainer.model).save_pretrained(tmp)
-    metrics = trainer.evaluate()  # predictions = logits: the config's keys_to_ignore_at_inference drop the rest
+    metrics = evaluate_and_predict(trainer, task, splits, output_dir)
     seconds = time.time() - start
     results = summarize(args, training_args.run_name, task, trainer, metrics, splits, model_dir, max_length, seconds)
     write_results(output_dir, [results], title=f"Fine-tuning: {task.name}")
@@ -573,6 +646,58 @@ class GPT1Trainer(Trainer):
         return [name for name, param in model.named_parameters() if decays(param)]
 
 
+def seed_runs(
+    args: FinetuneArguments, training_args: TrainingArguments
+) -> list[tuple[FinetuneArguments, TrainingArguments]]:
+    """One `(FinetuneArguments, TrainingArguments)` per seed of `args.seeds`, each checked (`check_run`) before any
+    runs: the parsed arguments with that `seed`, writing to `<output_dir>/seed-<S>`. One seed, or none, is the one
+    run the arguments describe (`--seed` taken from `--seeds`), in `output_dir` itself."""
+    seeds = args.seeds
+    if seeds is not None:
+        if not seeds or any(s < 0 for s in seeds):
+            raise FinetuneError(f"--seeds must be one or more non-negative integers, got {seeds}")
+        repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+        if repeated:
+            raise FinetuneError(f"--seeds lists {repeated} more than once: each seed is one run, pass each seed once")
+    if seeds is None or len(seeds) == 1:
+        single = training_args if seeds is None else replace(training_args, seed=seeds[0])
+        check_run(args, single)
+        return [(args, single)]
+    if training_args.push_to_hub:
+        raise FinetuneError("--push_to_hub takes one run: with several --seeds every run would push to the same repo")
+    if training_args.resume_from_checkpoint not in (None, "last"):
+        raise FinetuneError("--resume_from_checkpoint with several --seeds: pass 'last' (each seed's own folder)")
+    _, root = check_run(args, training_args)
+    one = replace(args, seeds=None)
+    runs = [(one, replace(training_args, seed=s, output_dir=str(root / f"seed-{s}"))) for s in seeds]
+    for run, run_training in runs:  # every seed's folder is usable before the first run starts
+        check_run(run, run_training)
+    return runs
+
+
+def finetune_seeds(args: FinetuneArguments, training_args: TrainingArguments | None = None) -> dict[str, Any]:
+    """`finetune` once per seed of `args.seeds` (`seed_runs`); the summary goes to `<output_dir>/results.{json,md}`.
+
+    Without `--seeds`, or with one, this is `finetune` itself and returns its results. With several, each seed's run
+    keeps its own results and model in `<output_dir>/seed-<S>/`, and the return value is `results.seed_summary`:
+    every seed's metrics, and each metric's mean, sample standard deviation (ddof=1) and median (the authors report
+    the median of 10 runs for Story Cloze).
+    """
+    training_args = PaperTrainingArguments() if training_args is None else training_args
+    runs = seed_runs(args, training_args)
+    if len(runs) == 1:
+        return finetune(*runs[0])
+    root = Path(runs[0][1].output_dir).parent
+    results = []
+    for run, run_training in runs:
+        logger.info("seed %d of %s", run_training.seed, args.seeds)
+        results.append(finetune(run, run_training))
+        # Rewritten after each seed, so an interrupted series still leaves the summary of the seeds that finished.
+        summary = seed_summary(results)
+        write_seed_summary(root, summary)
+    return summary
+
+
 def finetune_parser() -> HfArgumentParser:
     """`scripts/finetune.py`'s parser: `FinetuneArguments` and every Trainer flag, the paper's values as defaults."""
     return HfArgumentParser((FinetuneArguments, PaperTrainingArguments))
@@ -588,7 +713,8 @@ def parse_arguments(parser: HfArgumentParser, argv: list[str] | None) -> tuple[A
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`scripts/finetune.py`: fine-tune, print the results table. Bad input exits 2 with one `error:` line.
+    """`scripts/finetune.py`: fine-tune (once per seed with `--seeds`), print the results table, or with several
+    seeds the per-seed figures and their mean/std/median. Bad input exits 2 with one `error:` line.
 
     The flags are `FinetuneArguments`' and every `TrainingArguments` one, with the paper's values as defaults
     (`PaperTrainingArguments`).
@@ -599,13 +725,16 @@ def main(argv: list[str] | None = None) -> int:
         return parsed
     args, training_args = parsed
     try:
-        results = finetune(args, training_args)
+        results = finetune_seeds(args, training_args)
     except (FinetuneError, TaskError, OutputDirError) as e:
         return user_error(e)
-    print(markdown_table([results], title=f"Fine-tuning: {results['task']}"))
-    if math.isnan(float(results["metrics"].get(results["main_metric"], float("nan")))):
-        return 1
-    return 0
+    if "seeds" in results:  # several seeds: the summary
+        print(seed_summary_markdown(results))
+        headline = results["median"].get(results["main_metric"], float("nan"))
+    else:
+        print(markdown_table([results], title=f"Fine-tuning: {results['task']}"))
+        headline = results["metrics"].get(results["main_metric"], float("nan"))
+    return 1 if math.isnan(float(headline)) else 0
 
 
 __all__ = [
@@ -619,6 +748,7 @@ __all__ = [
     "compute_metrics_fn",
     "finetune",
     "finetune_parser",
+    "finetune_seeds",
     "head_prefixes",
     "load_config_and_tokenizer",
     "load_model",
@@ -626,4 +756,5 @@ __all__ = [
     "main",
     "parse_arguments",
     "resolve_task",
+    "seed_runs",
 ]

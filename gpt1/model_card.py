@@ -160,8 +160,11 @@ def _from_run(run: Any) -> Any:
     path, config = task.hub or (task.name, None)
     dataset = {"type": path, "name": f"{path.split('/')[-1].upper()} {config.upper()}" if config else task.name}
     dataset |= {"config": config, "split": task.eval_split} if config else {"split": task.eval_split}
-    task_type = "multiple-choice" if task.transform == "multiple_choice" else "text-classification"
-    return {"task": {"type": task_type, "name": task.name}, "dataset": dataset, "metrics": run["metrics"]}
+    return {
+        "task": {"type": task.transformation.card_task, "name": task.name},
+        "dataset": dataset,
+        "metrics": run["metrics"],
+    }
 
 
 def load_results(

@@ -3,8 +3,11 @@
 - SST-2: append "very" to the text and compare the LM's next-token probability of "positive" and "negative".
 - CoLA: the average token log-probability of the sentence, thresholded (the threshold that maximises Matthews
   correlation on training sentences).
-- Story Cloze (and any multiple-choice task): the answer with the higher average log-probability conditioned on the
-  context.
+- RACE (and any multiple-choice task, Story Cloze included): the answer with the highest average token
+  log-probability given the context (RACE: the passage and the question).
+
+Which heuristic scores a task is the task's (`TaskSpec.heuristic`: its own, else its transform's); `HEURISTICS` maps
+those names to the functions here. Entailment and similarity tasks (MNLI, SNLI, QQP, ...) have none in the paper.
 
 Inputs are plain text, without the fine-tuning tokens: the model is scored as it was pretrained.
 
@@ -34,11 +37,13 @@ from .hub import HubError, MissingTokenizerError, hub_errors, is_local_path, loa
 from .io import OutputDirError, check_output_dir
 from .metrics import load_metric
 from .results import markdown_table, write_results
-from .tasks import TaskError, TaskSpec, get_task, load_task_data, subsample
+from .tasks import TASKS, TaskError, TaskSpec, get_task, load_task_data, subsample
 
 logger = logging.getLogger(__name__)
 
-ZERO_SHOT_TASKS = ("sst2", "cola", "story_cloze")
+# Every task of the table that has a heuristic; the command's default is those whose data `../shared/data` holds.
+ZERO_SHOT_TASKS = tuple(name for name, task in TASKS.items() if task.heuristic is not None and name != "demo")
+DEFAULT_TASKS = ("sst2", "cola", "story_cloze")
 
 
 class ZeroShotError(ValueError):
@@ -74,17 +79,22 @@ def continuation_logprobs(
     continuations: Sequence[str],
     batch_size: int = 16,
     max_length: int | None = None,
+    prefix_token_id: int | None = None,
 ) -> list[tuple[float, int]]:
     """`(sum of log p(token | prefix), token count)` of each continuation after its context.
 
-    Without a context the first token has no prediction and is not scored. Over-long inputs lose the start of the
-    context (the continuation, the part being scored, is kept whole where it fits).
+    Without a context the first token has no prediction and is not scored, unless `prefix_token_id` stands in for
+    the missing context: then every token is scored. With `tokenizer.eos_token_id` (the newline) that is what
+    lm-evaluation-harness computes for an empty context and for `loglikelihood_rolling` (docs/tokenizer.md). Over-long
+    inputs lose the start of the context (the continuation, the part being scored, is kept whole where it fits).
     """
     max_length = max_length or model.config.n_positions
     ctx_ids = _ids(tokenizer, [c or "" for c in contexts])
     cont_ids = _ids(tokenizer, continuations)
     rows, starts = [], []
     for ctx, cont in zip(ctx_ids, cont_ids):
+        if not ctx and prefix_token_id is not None:
+            ctx = [prefix_token_id]
         cont = cont[:max_length]
         row = (ctx + cont)[-max_length:]
         rows.append(row)
@@ -148,6 +158,43 @@ def best_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(candidates[int(np.argmax(mcc))])
 
 
+Scored = tuple[np.ndarray, str, dict[str, Any]]  # predictions, the heuristic in words, details for the results
+
+
+def very_heuristic(model, tokenizer, task: TaskSpec, data: DatasetDict, evaluation: dict, **kw: Any) -> Scored:
+    """SST-2: the text followed by "very", then p("positive") against p("negative") as the next token."""
+    texts = [f"{t.strip()} very" for t in evaluation[task.text_columns[0]]]
+    logprobs = next_token_logprobs(model, tokenizer, texts, ["negative", "positive"], kw["batch_size"])
+    return logprobs.argmax(-1), 'text + "very": p("positive") vs p("negative") as the next token', {}
+
+
+def threshold_heuristic(model, tokenizer, task: TaskSpec, data: DatasetDict, evaluation: dict, **kw: Any) -> Scored:
+    """CoLA: the average token log-probability above a threshold fitted (Matthews correlation) on training rows."""
+    if task.train_split not in data:
+        raise ZeroShotError(f"the {task.name} heuristic fits its threshold on training sentences: no train split")
+    train = subsample(data[task.train_split], kw["max_train_samples"]).to_dict()
+    text = task.text_columns[0]
+    threshold = best_threshold(
+        sentence_scores(model, tokenizer, train[text], kw["batch_size"]), np.array(train[task.label_column])
+    )
+    scores = sentence_scores(model, tokenizer, evaluation[text], kw["batch_size"])
+    heuristic = "average token log-probability above a threshold fitted on training sentences"
+    return (scores > threshold).astype(int), heuristic, {"threshold": threshold}
+
+
+def answer_heuristic(model, tokenizer, task: TaskSpec, data: DatasetDict, evaluation: dict, **kw: Any) -> Scored:
+    """Multiple choice: the answer with the highest average token log-probability given the context (its context
+    columns joined by spaces: RACE's passage then question, so the question sits right before the answer)."""
+    context_columns = task.text_columns[: task.context_columns]
+    contexts = [" ".join(parts) for parts in zip(*(evaluation[c] for c in context_columns))]
+    choices = list(zip(*(evaluation[a] for a in task.text_columns[task.context_columns :])))
+    preds = multiple_choice_scores(model, tokenizer, contexts, choices, kw["batch_size"]).argmax(-1)
+    return preds, "highest average log-probability of the answer given the context", {}
+
+
+HEURISTICS = {"very": very_heuristic, "threshold": threshold_heuristic, "answer_logprob": answer_heuristic}
+
+
 def zero_shot(
     model: GPT1ForCausalLM,
     tokenizer: GPT1Tokenizer,
@@ -162,36 +209,14 @@ def zero_shot(
 
     `data` is the task's splits when already loaded (`load_task_data`); otherwise they are read from `data_dir`.
     """
+    if task.heuristic not in HEURISTICS:
+        raise ZeroShotError(_no_heuristic(task))
     data = load_task_data(task, data_dir) if data is None else data
     evaluation = subsample(data[task.eval_split], max_eval_samples).to_dict()  # plain lists, columnar
     labels = np.array(evaluation[task.label_column])
-    details: dict[str, Any] = {}
-    if task.transform == "multiple_choice":
-        context, *answers = task.text_columns
-        choices = list(zip(*(evaluation[a] for a in answers)))
-        preds = multiple_choice_scores(model, tokenizer, evaluation[context], choices, batch_size).argmax(-1)
-        heuristic = "higher average log-probability of the answer given the context"
-    elif task.name == "sst2":
-        texts = [f"{t.strip()} very" for t in evaluation[task.text_columns[0]]]
-        logprobs = next_token_logprobs(model, tokenizer, texts, ["negative", "positive"], batch_size)
-        preds = logprobs.argmax(-1)
-        heuristic = 'text + "very": p("positive") vs p("negative") as the next token'
-    elif task.name == "cola":
-        if task.train_split not in data:
-            raise ZeroShotError(
-                "the CoLA heuristic fits its threshold on training sentences: the train split is missing"
-            )
-        train = subsample(data[task.train_split], max_train_samples).to_dict()
-        threshold = best_threshold(
-            sentence_scores(model, tokenizer, train[task.text_columns[0]], batch_size),
-            np.array(train[task.label_column]),
-        )
-        scores = sentence_scores(model, tokenizer, evaluation[task.text_columns[0]], batch_size)
-        preds = (scores > threshold).astype(int)
-        details["threshold"] = threshold
-        heuristic = "average token log-probability above a threshold fitted on training sentences"
-    else:
-        raise ZeroShotError(_no_heuristic(task))
+    preds, heuristic, details = HEURISTICS[task.heuristic](
+        model, tokenizer, task, data, evaluation, batch_size=batch_size, max_train_samples=max_train_samples
+    )
     metrics: dict[str, float] = {}
     for name in task.metrics:
         metrics.update(load_metric(name).compute(predictions=preds, references=labels))
@@ -212,7 +237,10 @@ class ZeroShotArguments:
     """What `scripts/zero_shot.py` needs; each field is also a flag."""
 
     model_name_or_path: str = field(metadata={"help": "A GPT-1 language-model checkpoint (folder or Hub id)."})
-    tasks: list[str] = field(default_factory=lambda: list(ZERO_SHOT_TASKS), metadata={"help": "Tasks to score."})
+    tasks: list[str] = field(
+        default_factory=lambda: list(DEFAULT_TASKS),
+        metadata={"help": f"Tasks to score, of {', '.join(ZERO_SHOT_TASKS)}; default: those in ../shared/data."},
+    )
     data_dir: str | None = field(default=None, metadata={"help": "Local data root laid out like ../shared/data."})
     output_dir: str = field(default="outputs/zero_shot", metadata={"help": "Where results.json/.md go."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Evaluate on a random slice."})
@@ -231,7 +259,7 @@ def check_arguments(args: ZeroShotArguments) -> list[TaskSpec]:
     except TaskError as e:
         raise ZeroShotError(str(e)) from None
     for task in tasks:
-        if task.transform != "multiple_choice" and task.name not in ZERO_SHOT_TASKS:
+        if task.heuristic not in HEURISTICS:
             raise ZeroShotError(_no_heuristic(task))
     for name in ("batch_size", "max_eval_samples", "max_train_samples"):
         value = getattr(args, name)
@@ -320,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = [
+    "DEFAULT_TASKS",
+    "HEURISTICS",
     "ZERO_SHOT_TASKS",
     "ZeroShotArguments",
     "ZeroShotError",

@@ -53,6 +53,7 @@ def test_ablations_table_puts_table5_beside_ours(shared_data, tiny_lm, tmp_path)
 ABLATION_MISTAKES = [
     (["--settings", "full", "fulll"], r"unknown ablation setting\(s\) \['fulll'\]; choose from full"),
     (["--task", "nope"], "unknown task 'nope'; choose from"),
+    (["--seeds", "1", "2"], "--seeds 1 2: the grid runs each setting once"),
     (["--per_device_train_batch_size", "0"], "--per_device_train_batch_size must be a positive integer, got 0"),
     (["--max_train_samples", "0"], "--max_train_samples must be a positive integer, got 0"),
     (["--max_length", "-5"], "--max_length must be a positive integer, got -5"),

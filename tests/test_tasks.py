@@ -14,6 +14,7 @@ from gpt1.tasks import (
     TASKS,
     TRANSFORMS,
     TaskError,
+    TaskSpec,
     custom_task,
     encode_batch,
     get_task,
@@ -21,6 +22,7 @@ from gpt1.tasks import (
     normalize_labels,
     pad_collate,
     read_tsv,
+    with_fields,
 )
 from tokenization import GPT1Tokenizer
 
@@ -268,3 +270,288 @@ def test_task_errors_are_value_errors_with_one_line(tmp_path):
         load_task_data(task)
     with pytest.raises(TaskError, match="missing train file"):
         load_task_data(custom_task("classification", ["a"], data_files={"train": str(tmp_path / "none.csv")}))
+
+
+# --- the paper's other tasks, each in its release's own file format ----------------------------------------------
+
+NLI = ("entailment", "neutral", "contradiction")
+PARSE = "( ( A man ) ( sleeps . ) )"
+
+
+def nli_pairs(n: int, labels=NLI) -> list[tuple[str, str, str]]:
+    """`n` (premise, hypothesis, label) rows whose hypothesis says its label, so a tiny model can learn them."""
+    return [(f"A man {i} walks in the park .", f"The man {i} is {labels[i % len(labels)]} .", labels[i % len(labels)])
+            for i in range(n)]  # fmt: skip
+
+
+def write_tsv(path, header: list[str] | None, rows: list[list[str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ([header] if header else []) + rows
+    path.write_text("".join("\t".join(map(str, row)) + "\n" for row in lines), encoding="utf-8")
+
+
+MNLI_HEADER = ["index", "promptID", "pairID", "genre", "sentence1_binary_parse", "sentence2_binary_parse",
+               "sentence1_parse", "sentence2_parse", "sentence1", "sentence2"]  # fmt: skip
+
+
+def write_mnli(folder, n: int = 12) -> None:
+    """`MNLI/` as the GLUE download script leaves it: train (label1, gold_label), the two dev sets (label1..5,
+    gold_label) and the two unlabelled test sets."""
+
+    def rows(labels: int, test: bool = False) -> list[list[str]]:
+        out = []
+        for i, (p, h, y) in enumerate(nli_pairs(n)):
+            row = [str(i), str(100 + i), f"{100 + i}e", "fiction", PARSE, PARSE, PARSE, PARSE, p, h]
+            out.append(row if test else [*row, *[y] * labels, y])
+        return out
+
+    write_tsv(folder / "train.tsv", [*MNLI_HEADER, "label1", "gold_label"], rows(1))
+    dev_header = [*MNLI_HEADER, *[f"label{i}" for i in range(1, 6)], "gold_label"]
+    for name in ("dev_matched", "dev_mismatched"):
+        write_tsv(folder / f"{name}.tsv", dev_header, rows(5))
+    for name in ("test_matched", "test_mismatched"):
+        write_tsv(folder / f"{name}.tsv", MNLI_HEADER, rows(0, test=True))
+
+
+def write_qqp(folder, n: int = 12) -> None:
+    """`QQP/`: `id qid1 qid2 question1 question2 is_duplicate`; the test set `id question1 question2`."""
+    rows = [[str(i), str(2 * i), str(2 * i + 1), f"How do I learn {i} ?", f"How do I {'learn' if i % 2 else 'cook'} "
+             f"{i} ?", str(i % 2)] for i in range(n)]  # fmt: skip
+    header = ["id", "qid1", "qid2", "question1", "question2", "is_duplicate"]
+    write_tsv(folder / "train.tsv", header, rows)
+    write_tsv(folder / "dev.tsv", header, rows)
+    write_tsv(folder / "test.tsv", ["id", "question1", "question2"], [[r[0], r[3], r[4]] for r in rows])
+
+
+SNLI_TXT_HEADER = ["gold_label", "sentence1_binary_parse", "sentence2_binary_parse", "sentence1_parse",
+                   "sentence2_parse", "sentence1", "sentence2", "captionID", "pairID", "label1", "label2", "label3",
+                   "label4", "label5"]  # fmt: skip
+
+
+def snli_records(n: int, unlabelled: int) -> list[dict]:
+    """SNLI 1.0 records; the last `unlabelled` have no annotator majority (`gold_label` "-")."""
+    records = []
+    for i, (p, h, y) in enumerate(nli_pairs(n)):
+        gold = "-" if i >= n - unlabelled else y
+        votes = [y, "neutral", "contradiction"] if gold == "-" else [y] * 5
+        records.append({"annotator_labels": votes, "captionID": f"{i}.jpg#0", "gold_label": gold,
+                        "pairID": f"{i}.jpg#0r1{gold[0]}", "sentence1": p, "sentence1_binary_parse": PARSE,
+                        "sentence1_parse": PARSE, "sentence2": h, "sentence2_binary_parse": PARSE,
+                        "sentence2_parse": PARSE})  # fmt: skip
+    return records
+
+
+def write_snli(folder, n: int = 12, unlabelled: int = 2, fmt: str = "jsonl") -> None:
+    """`snli_1.0/snli_1.0_{train,dev,test}.{jsonl,txt}` in the release's formats."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "dev", "test"):
+        records = snli_records(n, unlabelled)
+        if fmt == "jsonl":
+            text = "".join(json.dumps(r) + "\n" for r in records)
+            (folder / f"snli_1.0_{split}.jsonl").write_text(text, encoding="utf-8")
+        else:
+            rows = [
+                [
+                    r["gold_label"],
+                    PARSE,
+                    PARSE,
+                    PARSE,
+                    PARSE,
+                    r["sentence1"],
+                    r["sentence2"],
+                    r["captionID"],
+                    r["pairID"],
+                    *r["annotator_labels"],
+                    *[""] * (5 - len(r["annotator_labels"])),
+                ]
+                for r in records
+            ]
+            write_tsv(folder / f"snli_1.0_{split}.txt", SNLI_TXT_HEADER, rows)  # fmt: skip
+
+
+def write_scitail(folder, n: int = 12) -> None:
+    """`SciTailV1.1/tsv_format/scitail_1.0_{train,dev,test}.tsv`: premise, hypothesis, label; no header."""
+    rows = [[p, h, y] for p, h, y in nli_pairs(n, ("entails", "neutral"))]
+    for split in ("train", "dev", "test"):
+        write_tsv(folder / "tsv_format" / f"scitail_1.0_{split}.tsv", None, rows)
+
+
+def race_article(i: int, words: int = 40, questions: int = 2) -> dict:
+    """One RACE article as its release file holds it."""
+    return {
+        "answers": ["ABCD"[(i + q) % 4] for q in range(questions)],
+        "options": [[f"option {c} of question {q}" for c in "abcd"] for q in range(questions)],
+        "questions": [f"What is said in part {q} ?" for q in range(questions)],
+        "article": " ".join(f"word{k}" for k in range(words)),
+        "id": f"{i}.txt",
+    }
+
+
+def write_race(folder, per_level: int = 3) -> None:
+    """`RACE/{train,dev,test}/{middle,high}/<n>.txt`: one JSON article per file."""
+    for split in ("train", "dev", "test"):
+        for level in ("middle", "high"):
+            (folder / split / level).mkdir(parents=True, exist_ok=True)
+            for i in range(per_level):
+                (folder / split / level / f"{i}.txt").write_text(json.dumps(race_article(i)), encoding="utf-8")
+
+
+def test_mnli_is_two_rows_with_one_training_set(tmp_path):
+    write_mnli(tmp_path / "glue" / "MNLI")
+    matched, mismatched = (load_task_data(TASKS[n], tmp_path) for n in ("mnli_m", "mnli_mm"))
+    assert set(matched) == {"train", "validation_matched"} and set(mismatched) == {"train", "validation_mismatched"}
+    assert matched["train"]["label"] == mismatched["train"]["label"] == [0, 1, 2] * 4  # entailment, neutral, ...
+    assert matched["validation_matched"]["premise"][0] == "A man 0 walks in the park ."
+    assert (TASKS["mnli_m"].paper, TASKS["mnli_mm"].paper) == (82.1, 81.4)
+
+
+def test_qqp_reads_the_glue_files(tmp_path):
+    write_qqp(tmp_path / "glue" / "QQP")
+    data = load_task_data(TASKS["qqp"], tmp_path / "glue" / "QQP")  # the task's own folder works too
+    assert data["train"]["label"] == [0, 1] * 6 and data["train"]["question1"][1] == "How do I learn 1 ?"
+    assert TASKS["qqp"].main_metric == "f1" and TASKS["qqp"].paper == 70.3
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "txt"])
+def test_snli_drops_pairs_without_a_gold_label_and_counts_them(tmp_path, caplog, fmt):
+    write_snli(tmp_path / "snli_1.0", n=12, unlabelled=3, fmt=fmt)
+    with caplog.at_level("INFO", logger="gpt1.tasks"):
+        data = load_task_data(TASKS["snli"], tmp_path)  # a root holding snli_1.0/
+    assert len(data["train"]) == len(data["validation"]) == 9
+    assert set(data["train"]["label"]) == {0, 1, 2}
+    assert "dropped 3 of 12 rows with no gold label" in caplog.text and "train split" in caplog.text
+    assert load_task_data(TASKS["snli"], tmp_path / "snli_1.0")["train"]["premise"] == data["train"]["premise"]
+
+
+def test_scitail_reads_the_headerless_tsv(tmp_path):
+    write_scitail(tmp_path / "SciTailV1.1")
+    for place in (tmp_path, tmp_path / "SciTailV1.1", tmp_path / "SciTailV1.1" / "tsv_format"):
+        data = load_task_data(TASKS["scitail"], place)
+        assert len(data["train"]) == 12 and data["train"]["label"][:2] == [0, 1]  # entails, neutral
+
+
+def test_race_rows_are_questions_of_each_level(tmp_path):
+    write_race(tmp_path / "RACE", per_level=3)
+    sizes = {name: len(load_task_data(TASKS[name], tmp_path)["train"]) for name in ("race_m", "race_h", "race")}
+    assert sizes == {"race_m": 6, "race_h": 6, "race": 12}  # 3 articles x 2 questions per level
+    row = load_task_data(TASKS["race_m"], tmp_path)["validation"][1]
+    assert row["question"] == "What is said in part 1 ?" and row["label"] == 1  # answer "B"
+    assert [TASKS[n].paper for n in ("race_m", "race_h", "race")] == [62.9, 57.4, 59.0]
+
+
+def test_race_truncation_keeps_question_option_and_framing(tokenizer):
+    """A 2,000-token passage: every sequence fits the context, ends `_delimiter_ option _classify_` and holds the
+    whole question right before it; the passage loses its end, never its start."""
+    task = TASKS["race"]
+    article = " ".join(f"w{k}" for k in range(2000))
+    assert len(tokenizer(article, add_special_tokens=False)["input_ids"]) >= 2000
+    batch = {"article": [article], "question": ["which word comes first in the text ?"], "label": ["C"],
+             **{f"option{i}": [f"the answer number {i}"] for i in range(1, 5)}}  # fmt: skip
+    out = encode_batch(task, tokenizer, batch, 512)
+    question = tokenizer("which word comes first in the text ?", add_special_tokens=False)["input_ids"]
+    head = tokenizer(article, add_special_tokens=False)["input_ids"][:10]
+    for i, seq in enumerate(out["input_ids"][0], 1):
+        option = tokenizer(f"the answer number {i}", add_special_tokens=False)["input_ids"]
+        assert len(seq) == 512  # the passage fills what is left
+        assert seq[-len(option) - 2 :] == [tokenizer.delimiter_token_id, *option, tokenizer.classify_token_id]
+        assert seq[-len(option) - 2 - len(question) : -len(option) - 2] == question
+        assert seq[:11] == [tokenizer.start_token_id, *head]
+
+
+def test_story_cloze_segments_follow_the_authors_cap(tokenizer):
+    """The authors' `transform_roc`: story and ending each cut to `n_ctx // 2 - 2` tokens, their heads kept."""
+    story, ending = " ".join(f"s{k}" for k in range(300)), " ".join(f"e{k}" for k in range(300))
+    batch = {"story": [story], "ending1": [ending], "ending2": ["short"], "label": [0]}
+    out = encode_batch(TASKS["story_cloze"], tokenizer, batch, 512)
+    long, short = out["input_ids"][0]
+    ids = {t: tokenizer(t, add_special_tokens=False)["input_ids"] for t in (story, ending, "short")}
+    start, delim, cls = tokenizer.start_token_id, tokenizer.delimiter_token_id, tokenizer.classify_token_id
+    assert long == [start, *ids[story][:254], delim, *ids[ending][:254], cls]
+    assert short == [start, *ids[story][:254], delim, *ids["short"], cls]
+
+
+@pytest.mark.parametrize("transform", ["classification", "entailment"])
+def test_pair_truncation_is_the_tokenizers_own(tokenizer, transform):
+    """Without an authors' rule, the transform cuts as the tokenizer's `longest_first` does (its own framing is the
+    reference), for lengths on either side of the budget."""
+    columns = ["a"] if transform == "classification" else ["a", "b"]
+    task = custom_task(transform, columns, label_names=["n", "p"])
+    for n_a, n_b, max_length in [(30, 3, 16), (3, 30, 16), (9, 9, 16), (10, 9, 16), (4, 4, 64), (40, 41, 31)]:
+        batch = {"a": [" ".join(["cat"] * n_a)], "b": [" ".join(["dog"] * n_b)], "label": [0]}
+        ours = encode_batch(task, tokenizer, batch, max_length)["input_ids"][0]
+        second = batch["b"] if transform == "entailment" else None
+        reference = tokenizer(batch["a"], second, truncation=True, max_length=max_length)["input_ids"][0]
+        assert ours == reference, (n_a, n_b, max_length)
+
+
+def test_transforms_are_objects_named_as_on_the_command_line():
+    from modeling_gpt1 import GPT1ForMultipleChoice, GPT1ForSequenceClassification
+
+    assert TRANSFORMS["multiple_choice"].model_class is GPT1ForMultipleChoice
+    assert TRANSFORMS["similarity"].model_class is GPT1ForSequenceClassification
+    assert TASKS["race"].transformation is TRANSFORMS["multiple_choice"] and TASKS["race"].num_labels == 4
+    assert custom_task("similarity", ["a", "b"]).transformation is TRANSFORMS["similarity"]
+    # Which zero-shot heuristic scores a task: the task's, else its transform's; none for entailment (MNLI, SNLI).
+    assert [TASKS[n].heuristic for n in ("sst2", "cola", "race", "story_cloze", "mnli_m", "snli", "qqp")] == [
+        "very", "threshold", "answer_logprob", "answer_logprob", None, None, None,
+    ]  # fmt: skip
+
+
+def test_test_files_are_read_in_each_tasks_format(tmp_path):
+    write_mnli(tmp_path / "glue" / "MNLI")
+    task = with_fields(TASKS["mnli_m"], test_file=str(tmp_path / "glue" / "MNLI" / "test_matched.tsv"))
+    test = load_task_data(task, tmp_path)["test"]
+    assert "label" not in test.column_names and test["index"][:2] == ["0", "1"]
+    write_race(tmp_path / "RACE")
+    task = with_fields(TASKS["race_h"], test_file=str(tmp_path / "RACE" / "test"))
+    assert len(load_task_data(task, tmp_path)["test"]) == 6  # only the high-school articles
+
+
+def bad_test_file(tmp_path, task_name: str, case: str) -> TaskSpec:
+    """`task_name` with a `--test_file` that is wrong in one way: its format, another task's columns, a label."""
+    path = {
+        "format": tmp_path / "test.jsonl",
+        "columns": tmp_path / "test.tsv",
+        "labels": tmp_path / "scitail_1.0_test.tsv",
+    }[case]
+    if case == "format":
+        path.write_text(json.dumps({"sentence": "a film", "label": 1}) + "\n")
+    elif case == "columns":
+        write_tsv(path, ["index", "sentence"], [["0", "a fine film"]])  # SST-2's test set
+    else:
+        write_tsv(path, None, [["A man sleeps .", "A man rests .", "entails"], ["A cat .", "A dog .", "contradiction"]])
+    return with_fields(TASKS[task_name], test_file=str(path))
+
+
+@pytest.mark.parametrize(
+    ("task_name", "case", "message"),
+    [
+        ("sst2", "format", r"test\.jsonl: expected a GLUE TSV file \(\.tsv\), got a \.jsonl file"),
+        ("rte", "columns", r"test\.tsv lacks column\(s\) \['sentence1', 'sentence2'\]"),
+        ("scitail", "columns", r"test\.tsv has 2 tab-separated fields per row; SciTail's tsv_format"),
+        ("scitail", "labels", r"scitail_1\.0_test\.tsv, example 2: label 'contradiction' is outside"),
+    ],
+)
+def test_bad_test_files_get_one_clear_error(tmp_path, task_name, case, message):
+    (tmp_path / "glue" / "SST-2").mkdir(parents=True)
+    write_tsv(tmp_path / "glue" / "SST-2" / "dev.tsv", ["sentence", "label"], [["good", "1"]])
+    write_tsv(tmp_path / "glue" / "RTE" / "dev.tsv", ["index", "sentence1", "sentence2", "label"],
+              [["0", "a", "b", "entailment"]])  # fmt: skip
+    write_scitail(tmp_path / "SciTailV1.1", n=2)
+    with pytest.raises(TaskError, match=message) as info:
+        load_task_data(bad_test_file(tmp_path, task_name, case), tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_race_hub_copy_is_reshaped_into_the_tables_columns():
+    """`ehovy/race` keeps the options as a list and the answer as a letter: `race_from_hub` makes them the row's."""
+    from datasets import Dataset, DatasetDict
+
+    from gpt1.tasks import race_from_hub
+
+    hub = DatasetDict(validation=Dataset.from_dict({
+        "example_id": ["high1.txt"], "article": ["A text ."], "answer": ["C"], "question": ["Why ?"],
+        "options": [["w", "x", "y", "z"]]}))  # fmt: skip
+    row = normalize_labels(TASKS["race"], race_from_hub(hub)["validation"])[0]
+    assert [row[c] for c in TASKS["race"].text_columns] == ["A text .", "Why ?", "w", "x", "y", "z"]
+    assert row["label"] == 2 and row["index"] == "high1.txt"

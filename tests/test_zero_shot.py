@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from gpt1.tasks import TASKS
+from gpt1.tasks import TASKS, load_task_data
 from gpt1.zero_shot import (
     best_threshold,
     continuation_logprobs,
@@ -154,3 +154,22 @@ def test_zero_shot_cli_refuses_user_mistakes(saved_lm, tmp_path: Path, capsys, e
     (tmp_path / "data" / "glue" / "SST-2" / "dev.tsv").write_text("sentence\tlabel\na fine film\t1\n")
     assert re.search(message, cli_error(main, [*base, *extra], capsys))
     assert not (tmp_path / "out").exists()
+
+
+def test_race_is_scored_by_the_answer_given_passage_and_question(tmp_path, lm):
+    """RACE's heuristic (Fig. 2 right): the option with the highest average token log-probability given the passage
+    followed by the question; entailment tasks such as MNLI and SNLI have none."""
+    from tests.test_tasks import write_race
+
+    model, tokenizer = lm
+    write_race(tmp_path / "RACE", per_level=2)
+    result = zero_shot(model, tokenizer, TASKS["race_m"], tmp_path)
+    assert result["eval_examples"] == 4 and result["heuristic"].startswith("highest average log-probability")
+    data = load_task_data(TASKS["race_m"], tmp_path)["validation"]
+    contexts = [f"{a} {q}" for a, q in zip(data["article"], data["question"])]
+    choices = list(zip(*(data[f"option{i}"] for i in range(1, 5))))
+    preds = multiple_choice_scores(model, tokenizer, contexts, choices).argmax(-1)
+    assert result["metrics"]["accuracy"] == pytest.approx(np.mean(preds == np.array(data["label"])))
+    for name in ("mnli_m", "snli", "qqp"):
+        with pytest.raises(ValueError, match=f"no zero-shot heuristic for task '{name}'"):
+            zero_shot(model, tokenizer, TASKS[name], tmp_path)

@@ -61,6 +61,9 @@ CLASSIFY_TOKEN = "_classify_"
 # Appended after the vocabulary in this order, so the original vocabulary gets ids 40478, 40479, 40480.
 FINE_TUNING_TOKENS = (START_TOKEN, DELIMITER_TOKEN, CLASSIFY_TOKEN)
 END_OF_WORD = "</w>"
+# The authors' last vocabulary entry (40,477): the end of a line or paragraph, GPT-1's only text boundary, declared
+# as the end-of-text token (docs/tokenizer.md, "lm-evaluation-harness").
+NEWLINE_TOKEN = "\n</w>"
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -175,6 +178,8 @@ class GPT1Tokenizer(TokenizersBackend):
             space-separated chunks, running only new chunks through the pipeline (same ids, several times faster
             on running text). Calls that ask for offsets, overflowing tokens, special-token masks or lengths, and
             pairs, always run the whole pipeline and keep `BatchEncoding.encodings`; 0 does that for every call.
+        eos_token: The end-of-text token, an existing vocabulary entry: the newline `\n</w>` (GPT-1 has no
+            end-of-document token; see docs/tokenizer.md). It stays ordinary text to encoding and decoding.
         vocab, merges: The vocabulary and merges as objects instead of files.
     """
 
@@ -192,6 +197,7 @@ class GPT1Tokenizer(TokenizersBackend):
         merges: list | str | None = None,
         unk_token: str = UNK_TOKEN,
         pad_token: str = UNK_TOKEN,
+        eos_token: str | None = NEWLINE_TOKEN,
         add_fine_tuning_framing: bool = False,
         reference_mode: bool = False,
         model_max_length: int = 512,
@@ -236,6 +242,20 @@ class GPT1Tokenizer(TokenizersBackend):
         if self._framing:
             self.add_fine_tuning_tokens()
         self.update_post_processor()
+        self._declare_eos_token(eos_token)
+
+    def _declare_eos_token(self, eos_token: str | None) -> None:
+        """Name an existing vocabulary token (the newline by default) as the end-of-text token.
+
+        Set after `super().__init__`, which would register it as a special token of the backend, so that
+        `decode(..., skip_special_tokens=True)` dropped every newline: here it names an id and stays ordinary text.
+        """
+        if eos_token is not None and self._token_id(str(eos_token)) is None:
+            if str(eos_token) != NEWLINE_TOKEN:
+                raise ValueError(f"eos_token {str(eos_token)!r} is not in the vocabulary: name an existing token")
+            eos_token = None  # a vocabulary without the newline has no end-of-text token
+        self.eos_token = None if eos_token is None else str(eos_token)
+        self.init_kwargs["eos_token"] = self.eos_token  # saved even when None: a reload must not bring the default back
 
     # -- construction helpers -------------------------------------------------------------------------------------
 
@@ -508,6 +528,7 @@ __all__ = [
     "CLASSIFY_TOKEN",
     "DELIMITER_TOKEN",
     "FINE_TUNING_TOKENS",
+    "NEWLINE_TOKEN",
     "START_TOKEN",
     "UNK_TOKEN",
     "GPT1Tokenizer",

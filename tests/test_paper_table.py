@@ -1,0 +1,136 @@
+"""`scripts/paper_table.py`: the paper's Tables 2-4 from one checkpoint, ours beside the paper's figures."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from gpt1.finetuning import FinetuneArguments, PaperTrainingArguments
+from gpt1.paper_table import (
+    PAPER_COLUMNS,
+    PAPER_GLUE_SCORE,
+    PaperTableArguments,
+    main,
+    run_paper_table,
+    table_rows,
+)
+from gpt1.tasks import TASKS
+from tests.conftest import cli_error
+
+
+def data_root(shared_data: Path, folder: Path, tasks: list[str]) -> Path:
+    """A data folder laid out like ../shared/data holding only `tasks`' GLUE folders (links to the real ones)."""
+    (folder / "glue").mkdir(parents=True)
+    for name in tasks:
+        (folder / "glue" / name).symlink_to(shared_data / "glue" / name, target_is_directory=True)
+    return folder
+
+
+def test_tables_hold_every_paper_figure_ours_where_the_data_is(shared_data, tiny_lm, tmp_path, monkeypatch):
+    data = data_root(shared_data, tmp_path / "data", ["RTE", "CoLA", "QNLI"])  # no SST-2 folder; QNLI: dev only
+    monkeypatch.delitem(TASKS, "qqp")  # a paper task the package has no row for
+    finetune_args = FinetuneArguments(
+        model_name_or_path=str(tiny_lm), data_dir=str(data), add_special_tokens=True, max_train_samples=8,
+        max_eval_samples=8, max_length=24,
+    )  # fmt: skip
+    training_args = PaperTrainingArguments(
+        output_dir=str(tmp_path / "out"), per_device_train_batch_size=8, max_steps=2, save_strategy="no",
+        eval_strategy="no",
+    )  # fmt: skip
+    selected = ["rte", "cola", "sst2", "qnli", "qqp"]
+    table = run_paper_table(PaperTableArguments(tasks=selected), finetune_args, training_args)
+    assert table == json.loads((tmp_path / "out" / "paper_table.json").read_text())
+    rows = {row["column"]: row for row in table["rows"]}
+    assert list(rows) == [c.column for c in PAPER_COLUMNS]
+    for column in PAPER_COLUMNS:  # the paper's figure, metric and task of every row are the layout's
+        row = rows[column.column]
+        assert (row["table"], row["task"], row["metric"], row["paper"]) == (
+            column.table, column.task, column.metric, column.paper,
+        )  # fmt: skip
+        if column.task in ("rte", "cola"):
+            saved = json.loads((tmp_path / "out" / column.task / "results.json").read_text())["runs"][0]
+            assert row["status"] == "ran" and row["ours"] == saved["metrics"][column.metric]
+            size = {"rte": "277", "cola": "1,043"}[column.task]
+            assert row["split"] == f"validation, random 8 of {size}"
+        elif column.task == "sst2":
+            assert row["status"].startswith("skipped: ") and "SST-2" in row["status"] and row["ours"] is None
+        elif column.task == "qnli":
+            assert row["status"] == f"skipped: no training split in its data under {data} (only validation)"
+        elif column.task == "qqp":
+            assert row["status"] == "not available: gpt1.tasks.TASKS has no task 'qqp'" and row["ours"] is None
+        else:
+            assert row["status"] == "not selected (--tasks)"
+    glue = table["glue_average"]
+    assert glue["columns"] == ["RTE", "CoLA"]
+    assert glue["ours"] == pytest.approx(50 * (rows["RTE"]["ours"] + rows["CoLA"]["ours"]))
+    assert glue["paper_same_columns"] == pytest.approx((56.0 + 45.4) / 2)
+
+    markdown = (tmp_path / "out" / "paper_table.md").read_text()
+    for heading in ("## Table 2: Natural language inference", "## Table 3: Question answering and commonsense",
+                    "## Table 4: Semantic similarity and classification"):  # fmt: skip
+        assert heading in markdown
+    rte = f"| RTE | rte | accuracy | {100 * rows['RTE']['ours']:.1f} | 56.0 | validation, random 8 of 277 | ran |"
+    assert rte in markdown and "| Story Cloze | story_cloze | accuracy | - | 86.5 | - | not selected" in markdown
+    assert f"| GLUE avg | 2 of 9 GLUE columns | mean of the above | {glue['ours']:.1f} | 50.7 |" in markdown
+    assert "test-set results" in markdown and "nine tasks" in markdown
+
+
+def test_with_seeds_ours_is_the_median():
+    summary = {
+        "seeds": [1, 2, 3], "median": {"accuracy": 0.6}, "mean": {"accuracy": 0.55}, "std": {"accuracy": 0.05},
+        "eval_examples": 277,
+    }  # fmt: skip
+    row = next(r for r in table_rows({"rte": summary}, {}) if r["task"] == "rte")
+    assert (row["ours"], row["mean"], row["std"], row["seeds"]) == (0.6, 0.55, 0.05, [1, 2, 3])
+
+
+def paper_md_figures(text: str) -> dict[str, float]:
+    """PAPER.md's results table as {column: figure}: `MNLI-m / mm (acc) | 82.1 / 81.4` is MNLI-m and MNLI-mm,
+    `RACE-m / h / all` is RACE-m, RACE-h and RACE."""
+    section = text.split("## Results", 1)[1].split("\n## ", 1)[0]
+    figures = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        for label, values in zip(cells[::2], cells[1::2]):
+            if not re.fullmatch(r"[\d. /]+", values):
+                continue
+            first, *more = [p.strip() for p in label.split(" (")[0].split("/")]
+            base = first.rsplit("-", 1)[0]
+            names = [first, *(base if p == "all" else f"{base}-{p}" for p in more)]
+            figures.update(zip(names, (float(v) for v in values.split("/")), strict=True))
+    return figures
+
+
+def test_layout_figures_are_the_papers():
+    """Compared with PAPER.md (a summary of the paper nobody here wrote for this code) and with the task rows."""
+    paper_md = Path(__file__).resolve().parents[2] / "shared" / "PAPER.md"
+    if not paper_md.is_file():
+        pytest.skip(f"{paper_md} is absent")
+    text = paper_md.read_text()
+    assert {c.column: c.paper for c in PAPER_COLUMNS} == paper_md_figures(text)
+    assert f"GLUE score {PAPER_GLUE_SCORE}" in text
+    for column in PAPER_COLUMNS:
+        task = TASKS.get(column.task)
+        if task is not None and task.paper_metric == column.metric:
+            assert task.paper == column.paper, column
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--tasks", "rte", "wnli"], r"--tasks: \['wnli'\] not in the paper's tables; choose from .*rte"),
+        (["--seeds", "1", "1"], r"--seeds lists \[1\] more than once"),
+        (["--data_dir", None], "--data_dir is required"),
+        (["--max_steps", "0"], "--max_steps must be a positive integer"),
+        (["--train_file", "x.csv"], "--train_file name one task's files; the paper table reads every task's files"),
+    ],
+)
+def test_cli_mistakes_are_one_error_before_any_run(shared_data, tiny_lm, tmp_path, capsys, extra, message):
+    options = {"--model_name_or_path": [str(tiny_lm)], "--data_dir": [str(shared_data)], "--tasks": ["rte"]}
+    options |= {"--output_dir": [str(tmp_path / "out")], extra[0]: extra[1:]}
+    argv = [a for flag, values in options.items() if values != [None] for a in (flag, *values)]
+    assert re.search(message, cli_error(main, argv, capsys))
+    assert not (tmp_path / "out").exists()
