@@ -194,21 +194,21 @@ def memory_floor_fn(model: torch.nn.Module, repeats: int = 3) -> Callable[[], Ti
     return floor
 
 
+def greedy(model: torch.nn.Module, prompt: torch.Tensor, new_tokens: int, **kwargs) -> None:
+    """Exactly `new_tokens` greedy tokens after `prompt`, without gradients."""
+    with torch.no_grad():
+        model.generate(
+            prompt, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, pad_token_id=0, **kwargs
+        )
+
+
 def decode_step_fn(model: torch.nn.Module, prompt: torch.Tensor, new_tokens: int) -> Callable[[], Timing]:
     """Median seconds per decoding step (the prompt's forward excluded) over one greedy `generate()` call."""
     model.eval()
 
     def run() -> Timing:
         clock = StepClock()
-        with torch.no_grad():
-            model.generate(
-                prompt,
-                max_new_tokens=new_tokens,
-                min_new_tokens=new_tokens,
-                do_sample=False,
-                pad_token_id=0,
-                logits_processor=LogitsProcessorList([clock]),
-            )
+        greedy(model, prompt, new_tokens, logits_processor=LogitsProcessorList([clock]))
         return clock.median_step()
 
     return run
@@ -234,15 +234,7 @@ def generate_fn(model: torch.nn.Module, prompt: torch.Tensor, new_tokens: int, u
     model.eval()
 
     def run() -> None:
-        with torch.no_grad():
-            model.generate(
-                prompt,
-                max_new_tokens=new_tokens,
-                min_new_tokens=new_tokens,
-                do_sample=False,
-                use_cache=use_cache,
-                pad_token_id=0,
-            )
+        greedy(model, prompt, new_tokens, use_cache=use_cache)
 
     return run
 

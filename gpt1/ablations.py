@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from transformers import HfArgumentParser, TrainingArguments
+from transformers import TrainingArguments
 
 from .cli import user_error
 from .finetuning import (
@@ -32,6 +32,7 @@ from .finetuning import (
     check_arguments,
     check_max_length,
     finetune,
+    finetune_parser,
     load_config_and_tokenizer,
     parse_arguments,
     resolve_task,
@@ -166,9 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     `ABLATION_DEFAULTS` where they differ.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    parser = HfArgumentParser((AblationArguments, FinetuneArguments, PaperTrainingArguments))
-    parser.set_defaults(**ABLATION_DEFAULTS)
-    parsed = parse_arguments(parser, argv)
+    parsed = parse_arguments(finetune_parser(AblationArguments, defaults=ABLATION_DEFAULTS), argv)
     if isinstance(parsed, int):
         return parsed
     args, finetune_args, training_args = parsed

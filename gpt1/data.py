@@ -185,6 +185,19 @@ def load_corpus(
 # read once.
 
 
+def load_corpus_of(args: Any, streaming: bool = False) -> Dataset | IterableDataset:
+    """`load_corpus` with the corpus options of a command's arguments (`dataset`, `dataset_config`, `text_column`,
+    `unwrap_lines`, `cache_dir`: the fields `PretrainArguments` and `PrepareArguments` both declare)."""
+    return load_corpus(
+        args.dataset,
+        text_column=args.text_column,
+        dataset_config=args.dataset_config,
+        unwrap_lines=args.unwrap_lines,
+        cache_dir=args.cache_dir,
+        streaming=streaming,
+    )
+
+
 def _drop_empty_files(groups: dict[str, list[str]], source: Any) -> dict[str, list[str]]:
     """`groups` without zero-byte files, which hold no text and which `datasets` cannot infer a schema from."""
     kept = {b: [f for f in files if os.path.getsize(f) > 0] for b, files in groups.items()}
@@ -481,6 +494,7 @@ __all__ = [
     "StreamedCorpus",
     "build_pretraining_data",
     "load_corpus",
+    "load_corpus_of",
     "pack_corpus",
     "pack_texts",
     "resolve_corpus_files",

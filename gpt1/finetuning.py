@@ -323,10 +323,6 @@ def load_config_and_tokenizer(args: FinetuneArguments, task: TaskSpec) -> tuple[
     return config, tokenizer
 
 
-def _model_class(task: TaskSpec) -> type:
-    return task.transformation.model_class
-
-
 # Every fine-tuning head's weights: a checkpoint fine-tuned under another transform holds one, which is dropped.
 FINETUNING_HEADS = ("score.", "multiple_choice_head.")
 
@@ -376,7 +372,7 @@ def build_model(
     args: FinetuneArguments, task: TaskSpec, config: GPT1Config, tokenizer: GPT1Tokenizer
 ) -> tuple[torch.nn.Module, GPT1Tokenizer]:
     """The task's head on the checkpoint's weights (or a random init), with the fine-tuning tokens in place."""
-    model_class = _model_class(task)
+    model_class = task.transformation.model_class
     if args.from_scratch:
         model = model_class(config)
     else:
@@ -698,9 +694,14 @@ def finetune_seeds(args: FinetuneArguments, training_args: TrainingArguments | N
     return summary
 
 
-def finetune_parser() -> HfArgumentParser:
-    """`scripts/finetune.py`'s parser: `FinetuneArguments` and every Trainer flag, the paper's values as defaults."""
-    return HfArgumentParser((FinetuneArguments, PaperTrainingArguments))
+def finetune_parser(*before: type, defaults: dict[str, Any] | None = None) -> HfArgumentParser:
+    """`scripts/finetune.py`'s parser: `FinetuneArguments` and every Trainer flag, the paper's values as defaults.
+
+    A command that runs several fine-tunings (ablations, the paper's tables) puts its own arguments dataclasses
+    `before` these and its `defaults` over them."""
+    parser = HfArgumentParser((*before, FinetuneArguments, PaperTrainingArguments))
+    parser.set_defaults(**(defaults or {}))
+    return parser
 
 
 def parse_arguments(parser: HfArgumentParser, argv: list[str] | None) -> tuple[Any, ...] | int:

@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from transformers import HfArgumentParser, TrainingArguments
+from transformers import TrainingArguments
 
 from .cli import user_error
 from .finetuning import (
     FinetuneArguments,
     FinetuneError,
     PaperTrainingArguments,
+    finetune_parser,
     finetune_seeds,
     load_config_and_tokenizer,
     parse_arguments,
@@ -360,9 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     `PAPER_TABLE_DEFAULTS` where they differ.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    parser = HfArgumentParser((PaperTableArguments, FinetuneArguments, PaperTrainingArguments))
-    parser.set_defaults(**PAPER_TABLE_DEFAULTS)
-    parsed = parse_arguments(parser, argv)
+    parsed = parse_arguments(finetune_parser(PaperTableArguments, defaults=PAPER_TABLE_DEFAULTS), argv)
     if isinstance(parsed, int):
         return parsed
     try:

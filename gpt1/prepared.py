@@ -30,7 +30,7 @@ from transformers import AutoTokenizer, HfArgumentParser
 from tokenization import GPT1Tokenizer
 
 from .cli import user_error
-from .data import PACK_BATCH, CorpusError, check_block_size, load_corpus, pack_texts, split_indices
+from .data import PACK_BATCH, CorpusError, check_block_size, load_corpus_of, pack_texts, split_indices
 from .hub import HubError, MissingTokenizerError
 from .hub import load_tokenizer as load_saved_tokenizer
 from .io import OutputDirError, atomic_directory, atomic_write_json, check_output_dir
@@ -224,13 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.num_proc < 1:
             raise CorpusError(f"--num_proc must be a positive integer, got {args.num_proc}")
         check_output_dir(args.output_dir, args.overwrite_output_dir)
-        corpus = load_corpus(
-            args.dataset,
-            text_column=args.text_column,
-            dataset_config=args.dataset_config,
-            unwrap_lines=args.unwrap_lines,
-            cache_dir=args.cache_dir,
-        )
+        corpus = load_corpus_of(args)
         tokenizer = load_tokenizer(args.tokenizer_name)
         prepared = prepare_corpus(
             corpus, tokenizer, args.block_size, args.output_dir, num_proc=args.num_proc, source=args.dataset

@@ -50,7 +50,7 @@ from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
 from tokenization import fit_to_model
 
 from .cli import user_error
-from .data import PACK_BATCH, CorpusError, StreamedCorpus, load_corpus, pack_corpus, split_blocks
+from .data import PACK_BATCH, CorpusError, StreamedCorpus, load_corpus_of, pack_corpus, split_blocks
 from .hub import HubError, MissingTokenizerError, push_folder
 from .io import atomic_directory, atomic_write_json, recover_interrupted
 from .logging_utils import JsonlTracker, plot_loss_curve, read_jsonl
@@ -809,13 +809,7 @@ def build_data(args: PretrainArguments, accelerator: Accelerator, resuming: bool
     if args.streaming:
         return build_streamed_data(args, accelerator, resuming)
     with accelerator.main_process_first():
-        corpus = load_corpus(
-            args.dataset,
-            text_column=args.text_column,
-            dataset_config=args.dataset_config,
-            unwrap_lines=args.unwrap_lines,
-            cache_dir=args.cache_dir,
-        )
+        corpus = load_corpus_of(args)
         fresh_vocabulary = not resuming and accelerator.is_main_process
         if fresh_vocabulary:
             tokenizer = load_tokenizer(args.tokenizer_name)
@@ -836,14 +830,7 @@ def build_streamed_data(args: PretrainArguments, accelerator: Accelerator, resum
     `StreamedCorpus` and its held-out head as the validation blocks."""
     tokenizer_dir = Path(args.output_dir) / "tokenizer"
     tokenizer = load_tokenizer(str(tokenizer_dir) if resuming else args.tokenizer_name)
-    records = load_corpus(
-        args.dataset,
-        text_column=args.text_column,
-        dataset_config=args.dataset_config,
-        unwrap_lines=args.unwrap_lines,
-        cache_dir=args.cache_dir,
-        streaming=True,
-    )
+    records = load_corpus_of(args, streaming=True)
     held_out = math.ceil(args.validation_records / PACK_BATCH)
     stream = StreamedCorpus(records, tokenizer, args.block_size, held_out)
     validation = stream.validation_blocks()
