@@ -32,6 +32,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutpu
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel
 from transformers.pytorch_utils import Conv1D
 from transformers.utils import ModelOutput, can_return_tuple
+from transformers.utils.deprecation import deprecate_kwarg
 from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
@@ -44,6 +45,16 @@ from .configuration_gpt1 import GPT1Config
 # release's name.
 CACHE_NAME = "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"
 _MASK_CACHE_KEYWORD = "cache" if "cache" in inspect.signature(create_causal_mask).parameters else "past_key_values"
+
+
+def old_cache_keyword(forward: Callable) -> Callable:
+    """Where the installed transformers calls the cache `cache`, `past_key_values` still works but is deprecated as in
+    its own models (GPT-2's `deprecate_kwarg`: a FutureWarning, then renamed). On older releases it stays the normal
+    keyword, the one their `generate()` passes, and says nothing."""
+    if CACHE_NAME == "cache":
+        return deprecate_kwarg("past_key_values", "5.40.0", new_name="cache", raise_if_both_names=True)(forward)
+    return forward
+
 
 # Written into every saved config: transformers' `register_for_auto_class` would map only the class being saved, but
 # a GPT-1 checkpoint should open with any of the Auto classes (the weights of every head share one layout).
@@ -346,6 +357,7 @@ class GPT1Model(GPT1PreTrainedModel):
 
     @merge_with_config_defaults
     @capture_outputs
+    @old_cache_keyword
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -437,6 +449,7 @@ class GPT1ForCausalLM(GPT1PreTrainedModel, GPT1GenerationMixin):
         self.post_init()
 
     @can_return_tuple
+    @old_cache_keyword
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -647,6 +660,7 @@ class GPT1DoubleHeads(GPT1ClassifierBase, GPT1GenerationMixin):
         self.post_init()
 
     @can_return_tuple
+    @old_cache_keyword
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,

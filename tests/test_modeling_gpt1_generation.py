@@ -10,12 +10,14 @@ that is dropped, misaligned or fed the wrong positions.
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from transformers import OpenAIGPTConfig, OpenAIGPTLMHeadModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
-from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
+from modeling_gpt1 import GPT1Config, GPT1DoubleHeads, GPT1ForCausalLM
 
 ATTN = ["eager", "sdpa"]
 TINY = dict(vocab_size=99, n_positions=48, n_embd=32, n_layer=2, n_head=4)
@@ -147,22 +149,45 @@ def test_left_padded_batch_steps_match_each_prompt_alone_in_the_reference(attn, 
 @pytest.mark.parametrize("keyword", ["cache", "past_key_values"])
 def test_forward_takes_the_cache_under_either_keyword(attn, keyword):
     """transformers >= 5.24 passes the cache as `cache`, older releases (and older user code) as
-    `past_key_values`: both must feed the same cache, and the output returns it under the installed release's name."""
+    `past_key_values`: both must feed the same cache, and the output returns it under the installed release's name.
+    Where the cache is called `cache`, the old keyword gives transformers' own deprecation warning (as GPT-2 does);
+    where it is still `past_key_values`, that is the normal keyword and says nothing."""
     ref, ours = models(attn)
     ids = torch.randint(0, TINY["vocab_size"], (2, 10), generator=torch.Generator().manual_seed(4))
+    deprecated = keyword == "past_key_values" and CACHE_FIELD == "cache"
     with torch.no_grad():
         expected = ref(ids).logits
         out = ours(ids[:, :4], use_cache=True)
         cache = out[CACHE_FIELD]
         steps = [out.logits]
         for t in range(4, 10):
-            out = ours(ids[:, t : t + 1], use_cache=True, **{keyword: cache})
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                out = ours(ids[:, t : t + 1], use_cache=True, **{keyword: cache})
+            said = [w for w in caught if "is deprecated" in str(w.message)]
+            if deprecated:
+                assert len(said) == 1 and str(said[0].message).startswith("`past_key_values` is deprecated"), said
+                assert issubclass(said[0].category, FutureWarning)
+            else:
+                assert said == []
             assert out[CACHE_FIELD] is cache
             steps.append(out.logits)
     torch.testing.assert_close(torch.cat(steps, 1), expected, atol=1e-5, rtol=1e-5)
     assert cache.get_seq_length() == 10
-    with pytest.raises(ValueError, match="both `cache` and `past_key_values`"):
+    with pytest.raises(ValueError, match="(?i)both `(cache|past_key_values)` and `(cache|past_key_values)`"):
         ours(ids[:, :1], cache=cache, past_key_values=cache)
+
+
+@pytest.mark.parametrize("model_class", [GPT1ForCausalLM, GPT1DoubleHeads])
+def test_generate_never_uses_the_deprecated_cache_keyword(model_class):
+    """`generate()` feeds the cache back under the installed release's name: no deprecation warning, on any release."""
+    torch.manual_seed(0)
+    model = model_class(GPT1Config(**TINY)).eval()
+    with warnings.catch_warnings(record=True) as caught, torch.no_grad():
+        warnings.simplefilter("always")
+        out = model.generate(prompts(), max_new_tokens=4, do_sample=False, pad_token_id=0)
+    assert out.shape[1] == PROMPT_LEN + 4
+    assert [str(w.message) for w in caught if "is deprecated" in str(w.message)] == []
 
 
 @pytest.mark.parametrize("cache_implementation", [None, "static"], ids=["dynamic", "static"])
