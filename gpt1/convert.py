@@ -12,11 +12,12 @@ Two sources:
   The release has no head count: it is 12 (the paper), `--n_head` otherwise.
 
 The tokenizer is built from the authors' `encoder_bpe_40000.json` + `vocab_40000.bpe` (or transformers' `vocab.json`
-+ `merges.txt`, the same files renamed): the source folder's when it has them, else the ones given, else the copy
-bundled with `tokenization`. Its size must match the token embeddings (plus the three fine-tuning tokens, which are
-then added). Every source array is checked against the shape the model needs, and errors name the array and the
-expected shape. Pickle checkpoints are read with `weights_only=True` (one holding other objects is refused, never
-unpickled), and a damaged file is an error naming it; only safetensors is written, atomically.
++ `merges.txt`, the same files renamed): the ones given (`--vocab_file/--merges_file`), else the source folder's when
+it has them, else the copy bundled with `tokenization`. Its size must match the token embeddings (plus the three
+fine-tuning tokens, which are then added). Every source array is checked against the shape the model needs, and
+errors name the array and the expected shape. Pickle checkpoints are read with `weights_only=True` (one holding other
+objects is refused, never unpickled), and a damaged file is an error naming it; only safetensors is written,
+atomically.
 
 CLI: `python scripts/convert.py --source path/to/model --output_dir converted/` (the format is detected).
 """

@@ -405,14 +405,21 @@ def reinit_layers(model: torch.nn.Module, n_transfer_layers: int) -> None:
         blocks[i].load_state_dict(fresh[i].state_dict())
 
 
+def task_predictions(task: TaskSpec, gathered: np.ndarray | tuple) -> np.ndarray:
+    """What `Trainer` gathered (the logits, or a tuple starting with them when the model returns more) as one
+    prediction per example: the score of a regression head (`(N, 1)` or `(N,)`), else the argmax over the class or
+    answer axis of `(N, num_labels)` logits."""
+    logits = gathered[0] if isinstance(gathered, tuple) else gathered
+    return logits.reshape(len(logits)) if task.is_regression else np.argmax(logits, axis=-1)
+
+
 def compute_metrics_fn(task: TaskSpec):
     """`Trainer`'s `compute_metrics`: predictions from the logits, then every metric of the task via `evaluate`."""
     modules = {name: load_metric(name) for name in task.metrics}
     f1_average = "binary" if task.num_labels <= 2 else "macro"
 
     def compute(prediction: EvalPrediction) -> dict[str, float]:
-        logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
-        preds = logits.squeeze(-1) if task.is_regression else np.argmax(logits, axis=-1)
+        preds = task_predictions(task, prediction.predictions)
         out: dict[str, float] = {}
         for name, module in modules.items():
             kwargs = {"average": f1_average} if name == "f1" else {}
@@ -558,8 +565,7 @@ def evaluate_and_predict(
         output = trainer.predict(dataset, metric_key_prefix=prefix)
         trainer.log(output.metrics)  # into the log history and the trackers, as `Trainer.evaluate` would
         metrics.update(output.metrics)
-        logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
-        predictions = logits.squeeze(-1) if task.is_regression else np.argmax(logits, axis=-1)
+        predictions = task_predictions(task, output.predictions)
         labels = dataset["labels"] if "labels" in dataset.column_names else None
         write_predictions(output_dir / f"predictions_{split}.tsv", task, dataset["index"], predictions, labels)
         if split == "test" and labels is None and task.submission is not None:
@@ -629,8 +635,14 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments | None = 
         from .hub import push_folder
 
         results["hub_url"] = push_folder(
-            model_dir, training_args.hub_model_id, commit_message=f"Fine-tuned on {task.name}"
+            model_dir,
+            training_args.hub_model_id,
+            private=bool(training_args.hub_private_repo),
+            revision=training_args.hub_revision,
+            token=training_args.hub_token,
+            commit_message=f"Fine-tuned on {task.name}",
         )
+        write_results(output_dir, [results], title=f"Fine-tuning: {task.name}")  # now with the URL
     return results
 
 
@@ -727,7 +739,7 @@ def main(argv: list[str] | None = None) -> int:
     args, training_args = parsed
     try:
         results = finetune_seeds(args, training_args)
-    except (FinetuneError, TaskError, OutputDirError) as e:
+    except (FinetuneError, TaskError, OutputDirError, HubError) as e:
         return user_error(e)
     if "seeds" in results:  # several seeds: the summary
         print(seed_summary_markdown(results))

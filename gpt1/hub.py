@@ -100,10 +100,10 @@ def _explain(error: BaseException, repo_id: str, revision: str | None, token: st
         if status == 401 and "Invalid credentials" in server:
             return (
                 f"{endpoint} rejected the token (invalid, expired or revoked). Create a new one at "
-                f"{endpoint}/settings/tokens and log in with `hf auth login`, or pass it with --token."
+                f"{endpoint}/settings/tokens and log in with `hf auth login`, or pass it (--token; --hub_token when training)."
             )
         if status == 401:
-            return f"{where}: this needs a token with write access (log in with `hf auth login`, or pass --token)."
+            return f"{where}: this needs a token with write access (log in with `hf auth login`, or pass one: --token; --hub_token when training)."
         if status == 403:
             return f"{where}: the token has no write access here ({server or 'forbidden'}); use a write token or a namespace you own."
     if isinstance(error, TRANSPORT_ERRORS):

@@ -16,6 +16,8 @@ from __future__ import annotations
 import collections
 import json
 import multiprocessing
+import os
+import shutil
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,7 +35,7 @@ from .cli import user_error
 from .data import PACK_BATCH, CorpusError, check_block_size, load_corpus_of, pack_texts, split_indices
 from .hub import HubError, MissingTokenizerError
 from .hub import load_tokenizer as load_saved_tokenizer
-from .io import OutputDirError, atomic_directory, atomic_write_json, check_output_dir
+from .io import OutputDirError, atomic_directory, atomic_write_json, check_output_dir, is_partial
 
 FORMAT = "gpt1-prepared-corpus/1"
 META, TOKENS, TOKENIZER = "prepared.json", "tokens.bin", "tokenizer"
@@ -155,7 +157,8 @@ def prepare_corpus(
     corpus: Any, tokenizer: Any, block_size: int, output_dir: str | Path, *, num_proc: int = 1, source: str = ""
 ) -> PreparedCorpus:
     """Tokenise and pack `corpus` (a `Dataset` with a `text` column, e.g. `data.load_corpus`'s) into a prepared
-    corpus folder at `output_dir`, written whole or not at all (`io.atomic_directory`)."""
+    corpus folder at `output_dir`, written whole or not at all (`io.atomic_directory`). A corpus already there is
+    replaced entirely (no file of its tokenizer is left beside the new one's); the folder's other files are kept."""
     check_block_size(block_size)
     dtype = token_dtype(len(tokenizer))
     start, n_blocks, text_bytes = time.perf_counter(), 0, 0
@@ -189,7 +192,29 @@ def prepare_corpus(
             "num_proc": num_proc,
         }
         atomic_write_json(tmp / META, meta)
+        keep_other_files(Path(output_dir), tmp)
     return open_prepared(output_dir)
+
+
+def keep_other_files(old: Path, new: Path) -> None:
+    """Give `new` every entry of the folder `old` that is not part of a prepared corpus (a user's notes, another
+    tool's files), as hard links where possible (copies elsewhere), before `new` replaces `old`."""
+    if not old.is_dir():
+        return
+    for entry in old.iterdir():
+        if entry.name in (META, TOKENS, TOKENIZER) or is_partial(entry):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, new / entry.name, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(entry, new / entry.name)
+
+
+def _link_or_copy(source: str | Path, target: str | Path) -> None:
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(source, target, follow_symlinks=False)
 
 
 # --- the command ---------------------------------------------------------------------------------------------------
@@ -212,7 +237,10 @@ class PrepareArguments:
     )
     num_proc: int = field(default=1, metadata={"help": "Processes tokenising in parallel."})
     cache_dir: str | None = field(default=None, metadata={"help": "datasets cache folder."})
-    overwrite_output_dir: bool = field(default=False, metadata={"help": "Replace an existing output folder."})
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={"help": "Write into a non-empty output_dir: a prepared corpus there is replaced, other files kept."},
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

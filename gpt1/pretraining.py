@@ -68,6 +68,7 @@ from .training import (
 
 DEMO_CORPUS = Path(__file__).resolve().parent / "demo_data" / "books"  # package data: present after any install
 RUN_LOCK = ".gpt1-run.lock"  # in output_dir; held (flock) by the run writing there
+TRACKER_PROJECT = "gpt1-pretraining"  # the trackers' project name: TensorBoard writes to output_dir/<this>
 
 # Hyper-parameters by recipe; `None` in PretrainArguments means "take it from the recipe".
 # Section 4.1 of the paper: 12-layer 768-wide model, 512-token contiguous blocks, minibatches of 64, Adam with max lr
@@ -244,7 +245,13 @@ class PretrainArguments:
         "Here `last`: continue the run in output_dir from its newest intact checkpoint, exactly (pretraining "
         "always resumes the newest one that loads).",
     )
-    overwrite_output_dir: bool = field(default=False, metadata={"help": "Start afresh, deleting old checkpoints."})
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "Start afresh in an output_dir that holds a run (its checkpoints or model): the old run's files "
+            "are deleted first, the user's own files kept."
+        },
+    )
     eval_steps: int | None = trainer_option(
         "eval_steps", None, "Here updates between validation passes. Default here: the recipe's."
     )
@@ -777,19 +784,36 @@ def prepare_run_folder(args: PretrainArguments, accelerator: Accelerator) -> Pat
         recover_interrupted(out)
     accelerator.wait_for_everyone()
     resume_from = latest_checkpoint(out)
-    if resume_from is not None and not args.resume_from_checkpoint:
+    finished = out / MODEL_DIR
+    if (resume_from is not None or finished.is_dir()) and not args.resume_from_checkpoint:
         if not args.overwrite_output_dir:
+            if resume_from is None:  # its checkpoints deleted (to save space): the model would be replaced at the end
+                raise PretrainError(
+                    f"{out} already holds the model of a finished run ({finished}); pass --overwrite_output_dir to "
+                    "replace it, or choose another --output_dir"
+                )
             raise PretrainError(
                 f"{out} already holds checkpoints of a run (latest {resume_from.name}); pass "
                 "--resume_from_checkpoint last to continue it, --overwrite_output_dir to start afresh, or choose another --output_dir"
             )
         if main:
-            for old in out.glob(f"*{CHECKPOINT_PREFIX}-*"):  # checkpoint-N and damaged-checkpoint-N
-                shutil.rmtree(old)
+            remove_run_files(out)
         resume_from = None
     if args.resume_from_checkpoint and resume_from is None and main:
         tqdm.write(f"no checkpoint in {out}: starting from scratch")
     return resume_from
+
+
+def remove_run_files(out: Path) -> None:
+    """Delete what an earlier run wrote to `out` (`--overwrite_output_dir`): its checkpoints (damaged ones too), model,
+    tokenizer, log, configuration and TensorBoard events, so that nothing of it is left beside the new run's files
+    (a user's own files stay)."""
+    for old in out.glob(f"*{CHECKPOINT_PREFIX}-*"):  # checkpoint-N and damaged-checkpoint-N
+        shutil.rmtree(old)
+    for name in (MODEL_DIR, "tokenizer", TRACKER_PROJECT):
+        shutil.rmtree(out / name, ignore_errors=True)
+    for name in ("log.jsonl", "run_config.json"):
+        (out / name).unlink(missing_ok=True)
 
 
 def build_data(args: PretrainArguments, accelerator: Accelerator, resuming: bool) -> tuple[Any, Any]:
@@ -1073,7 +1097,7 @@ def run_pretraining(args: PretrainArguments, accelerator: Accelerator, tracker: 
     progress = restore(run, resume_from)
     config = {k: v for k, v in asdict(args).items() if isinstance(v, int | float | str | bool)}
     config |= {"num_processes": accelerator.num_processes, "gradient_accumulation_steps": run.accum}
-    accelerator.init_trackers("gpt1-pretraining", config=config)
+    accelerator.init_trackers(TRACKER_PROJECT, config=config)
     run.log(describe(run))
     if resume_from is None:
         validate(run, progress)
@@ -1098,6 +1122,7 @@ __all__ = [
     "DEMO_CORPUS",
     "PEAK_BF16_FLOPS",
     "RECIPES",
+    "TRACKER_PROJECT",
     "PretrainArguments",
     "PretrainError",
     "build_optimizer",

@@ -262,7 +262,8 @@ class GPT1ClassifierOutput(ModelOutput):
     Args:
         loss: `task_loss + lm_coef * lm_loss` (just `task_loss` when `lm_coef` is 0).
         task_loss: Cross-entropy over classes/choices, or MSE for a single-output regression head.
-        lm_loss: The auxiliary LM loss on the input tokens (token mean over non-padding tokens).
+        lm_loss: The auxiliary LM loss on the input tokens (per-sequence mean over non-padding tokens, then the
+            mean over sequences, as in the authors' code).
         logits: `(batch, num_labels)` for classification, `(batch, num_choices)` for multiple choice.
     """
 
@@ -539,11 +540,15 @@ def gather_positions(hidden_states: torch.Tensor, index: torch.Tensor) -> torch.
 def auxiliary_lm_loss(
     logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor | None
 ) -> torch.Tensor:
-    """The fine-tuning auxiliary objective L_lm: predict each input token from its prefix, padding excluded."""
-    labels = input_ids.reshape(-1, input_ids.size(-1))
-    if attention_mask is not None:
-        labels = labels.masked_fill(attention_mask.reshape(labels.shape) == 0, -100)
-    return ForCausalLMLoss(logits.reshape(*labels.shape, -1), labels, vocab_size=logits.size(-1))
+    """The fine-tuning auxiliary objective L_lm: predict each input token from its prefix, padding excluded, as the
+    authors' code does: each sequence's masked token mean first, then the mean over sequences (every choice of a
+    multiple-choice row is a sequence), so a short sequence in a padded batch weighs as much as a long one."""
+    ids = input_ids.reshape(-1, input_ids.size(-1))  # (N, T), N = batch (* choices)
+    logits = logits.reshape(*ids.shape, -1)  # (N, T, vocab)
+    mask = attention_mask.reshape(ids.shape) if attention_mask is not None else torch.ones_like(ids)
+    losses = F.cross_entropy(logits[:, :-1].transpose(1, 2).float(), ids[:, 1:], reduction="none")  # (N, T-1)
+    predicted = mask[:, 1:].to(losses.dtype)  # M[:, 1:] in the authors' code: every real token after the first
+    return ((losses * predicted).sum(1) / predicted.sum(1).clamp(min=1)).mean()
 
 
 def check_choice_shapes(

@@ -41,11 +41,44 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def needs_shared(corpus: str, why: str) -> pytest.MarkDecorator:
+    """Mark a test (or a parameter) that truly needs the real `../shared/data/<corpus>`: skipped when it is absent,
+    with a reason naming the corpus and why. The test reads it under `SHARED_DATA`."""
+    path = SHARED_DATA / corpus
+    reason = f"needs ../shared/data/{corpus} ({why}); absent at {path} (set GPT1_SHARED_DATA to point at it)"
+    return pytest.mark.skipif(not path.exists(), reason=reason)
+
+
 @pytest.fixture(scope="session")
-def original_vocab(shared_data: Path) -> tuple[Path, Path]:
-    """The authors' `encoder_bpe_40000.json` and `vocab_40000.bpe`."""
-    folder = shared_data / "openai-gpt"
-    return folder / "encoder_bpe_40000.json", folder / "vocab_40000.bpe"
+def sample_data(tmp_path_factory) -> Path:
+    """A data root laid out like `../shared/data`, holding small samples of every task in its release's format
+    (`tests/samples.py`): what tests that do not need the real corpora read. Shared by the session: do not write."""
+    from tests.samples import write_samples
+
+    return write_samples(tmp_path_factory.mktemp("sample_data"))
+
+
+# The authors' release files (openai/finetune-transformer-lm, model/): their SHA-256, so the bundled copies are
+# checked against the release itself, not against a copy of themselves.
+ORIGINAL_VOCAB_SHA256 = {
+    "encoder_bpe_40000.json": "fdf49b19e7de236852091da09b84a7a3cd5e7b0e79916376cf45f6b8127b8078",
+    "vocab_40000.bpe": "0ea9b51ae695073cd871e0358f7016311d671a7ff3963e367d5236522f294725",
+}
+
+
+@pytest.fixture(scope="session")
+def original_vocab() -> tuple[Path, Path]:
+    """The authors' `encoder_bpe_40000.json` and `vocab_40000.bpe`: from `../shared/data/openai-gpt` when present,
+    else the copies bundled in `tokenization/data`; either way checked byte for byte against the release's hashes."""
+    import hashlib
+
+    folder = SHARED_DATA / "openai-gpt"
+    if not (folder / "encoder_bpe_40000.json").is_file():
+        folder = REPO_ROOT / "tokenization" / "data"
+    files = folder / "encoder_bpe_40000.json", folder / "vocab_40000.bpe"
+    for path in files:
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == ORIGINAL_VOCAB_SHA256[path.name], path
+    return files
 
 
 @pytest.fixture(scope="module")

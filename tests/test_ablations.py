@@ -38,9 +38,9 @@ def test_ablation_runs_are_the_parsed_arguments_with_one_change(tmp_path):
     ]  # fmt: skip
 
 
-def test_ablations_table_puts_table5_beside_ours(shared_data, tiny_lm, tmp_path):
+def test_ablations_table_puts_table5_beside_ours(sample_data, tiny_lm, tmp_path):
     finetune_args, training_args = split_args(
-        model_name_or_path=str(tiny_lm), task="sst2", data_dir=str(shared_data), output_dir=str(tmp_path),
+        model_name_or_path=str(tiny_lm), task="sst2", data_dir=str(sample_data), output_dir=str(tmp_path),
         add_special_tokens=True, max_train_samples=8, max_eval_samples=8, num_train_epochs=1, max_length=16,
         per_device_train_batch_size=8, save_strategy="no", eval_strategy="no",
     )  # fmt: skip

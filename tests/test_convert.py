@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
-from transformers import OpenAIGPTConfig, OpenAIGPTDoubleHeadsModel, OpenAIGPTLMHeadModel
+from transformers import AutoTokenizer, OpenAIGPTConfig, OpenAIGPTDoubleHeadsModel, OpenAIGPTLMHeadModel
 
 from gpt1.convert import (
     ConversionError,
@@ -29,6 +29,7 @@ from gpt1.convert import (
     original_layout,
 )
 from modeling_gpt1 import PRESETS, GPT1Config, GPT1DoubleHeads, GPT1ForCausalLM
+from tests.conftest import SHARED_DATA, needs_shared
 from tokenization.tokenization_gpt1 import bundled_files
 
 VOCAB = 40478  # the authors' BPE vocabulary (bundled with `tokenization`)
@@ -231,8 +232,9 @@ def test_original_release_errors_name_the_array_and_expected_shape(release, tmp_
     assert_no_partial_output(tmp_path)
 
 
-def test_real_params_shapes_map_onto_the_gpt1_preset(shared_data):
-    shapes = json.loads((shared_data / "openai-gpt" / "params_shapes.json").read_text())
+@needs_shared("openai-gpt/params_shapes.json", "the shapes of the authors' TensorFlow checkpoint")
+def test_real_params_shapes_map_onto_the_gpt1_preset():
+    shapes = json.loads((SHARED_DATA / "openai-gpt" / "params_shapes.json").read_text())
     assert len(shapes) == 146 and sum(int(np.prod(s)) for s in shapes) == 116_534_784
     config, layout = original_layout(shapes)
     assert config == {**PRESETS["gpt1"], "vocab_size": 40478}
@@ -394,3 +396,58 @@ def test_openai_gpt_config_describes_the_same_network():
     torch.testing.assert_close(reference(ids).logits, ours(ids).logits)
     with pytest.raises(ValueError, match="n_inner=37: .* 4 x n_embd"):
         openai_gpt_config(GPT1Config.from_preset("tiny"))
+
+
+# --- --vocab_file / --merges_file ------------------------------------------------------------------------------------
+
+# A 10-token BPE in the authors' format: words end in `</w>`; "abc" merges to one token, "cab" does not.
+CUSTOM_VOCAB = {
+    "<unk>": 0,
+    "a": 1,
+    "b": 2,
+    "c": 3,
+    "a</w>": 4,
+    "b</w>": 5,
+    "c</w>": 6,
+    "ab": 7,
+    "abc</w>": 8,
+    "\n</w>": 9,
+}
+CUSTOM_MERGES = "#version: 0.2\na b\nab c</w>\n"
+
+
+@pytest.mark.parametrize("source_format", ["original", "openai-gpt"])
+def test_vocab_and_merges_files_are_the_converted_tokenizer(tmp_path, source_format, capsys):
+    """`--vocab_file/--merges_file` make the converted folder's tokenizer: exactly that vocabulary, those merges
+    (the ids below follow from them by hand). They win over the source folder's own files, which here hold the same
+    tokens under other ids, as a vocabulary of the same size from another release would."""
+    files = tmp_path / "custom"
+    files.mkdir()
+    (files / "my_vocab.json").write_text(json.dumps(CUSTOM_VOCAB))
+    (files / "my_merges.bpe").write_text(CUSTOM_MERGES)
+    n = len(CUSTOM_VOCAB)
+    if source_format == "original":
+        source = write_release(tmp_path / "model", random_params(authors_shapes(1, 16, 64, 32, vocab=n)))
+        extra = ["--n_head", "2"]
+    else:
+        source = tmp_path / "openai-gpt"
+        OpenAIGPTLMHeadModel(OpenAIGPTConfig(vocab_size=n, **TINY)).save_pretrained(source)
+        extra = []
+    shuffled = dict(zip(CUSTOM_VOCAB, reversed(range(n))))
+    (source / "encoder_bpe_40000.json").write_text(json.dumps(shuffled))
+    (source / "vocab_40000.bpe").write_text(CUSTOM_MERGES)
+    out = tmp_path / "converted"
+    argv = ["--source", str(source), "--output_dir", str(out), *extra]
+    argv += ["--vocab_file", str(files / "my_vocab.json"), "--merges_file", str(files / "my_merges.bpe")]
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert f"tokenizer: {files / 'my_vocab.json'} + {files / 'my_merges.bpe'}" in capsys.readouterr().out
+
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert type(tokenizer).__name__ == "GPT1Tokenizer" and tokenizer.get_vocab() == CUSTOM_VOCAB
+    assert json.loads((out / "vocab.json").read_text()) == CUSTOM_VOCAB
+    assert (out / "merges.txt").read_text().split("\n")[1:3] == ["a b", "ab c</w>"]
+    # "abc" -> a b c</w> -> ab c</w> -> abc</w>; "cab" -> c a b</w> (no merge of a and b</w>); "d" is unknown.
+    assert tokenizer("Abc cab d")["input_ids"] == [8, 3, 1, 5, 0]
+    model = GPT1ForCausalLM.from_pretrained(out)
+    assert model.config.vocab_size == n == model.transformer.tokens_embed.weight.shape[0]

@@ -33,6 +33,7 @@ from gpt1.finetuning import (
 from gpt1.tasks import TASKS
 from modeling_gpt1 import GPT1Config, GPT1ForCausalLM, GPT1ForMultipleChoice, GPT1ForSequenceClassification
 from tests.conftest import cli_error
+from tests.test_finetuning_metrics import check_reported_metrics
 from tokenization import GPT1Tokenizer
 
 FINETUNE_FIELDS = {f.name for f in dataclasses.fields(FinetuneArguments)}
@@ -57,15 +58,15 @@ def quick_args(tiny_lm: Path, out: Path, **overrides) -> tuple[FinetuneArguments
 
 
 @pytest.mark.parametrize("name", ["sst2", "cola", "mrpc", "stsb", "rte", "wnli", "story_cloze"])
-def test_each_task_trains_and_lands_in_the_results_file(shared_data, tiny_lm, tmp_path, name):
+def test_each_task_trains_and_lands_in_the_results_file(sample_data, tiny_lm, tmp_path, name):
     task = TASKS[name]
-    results = finetune(*quick_args(tiny_lm, tmp_path, task=name, data_dir=str(shared_data)))
+    results = finetune(*quick_args(tiny_lm, tmp_path, task=name, data_dir=str(sample_data)))
     losses = results["train_losses"]
     assert results["global_step"] == 6 and len(losses) == 6
     assert sum(losses[-2:]) < sum(losses[:2]), losses
     saved = json.loads((tmp_path / "results.json").read_text())["runs"][0]
     assert set(saved["metrics"]) == set(task.metrics)
-    assert all(-1.0 <= v <= 1.0 for v in saved["metrics"].values())
+    check_reported_metrics(task, results, tmp_path)  # the saved predictions scored by hand
     table = (tmp_path / "results.md").read_text()
     assert f"| {name} | {name} | {task.main_metric} |" in table
     assert (f"| {task.paper:.1f} |" if task.paper is not None else "| - |") in table
@@ -103,27 +104,96 @@ def test_missing_special_tokens_is_an_error_unless_added(tiny_lm, tmp_path):
     assert model.lm_head.weight is model.transformer.tokens_embed.weight  # still tied after growing
 
 
-def test_evaluation_only_task(shared_data, tiny_lm, tmp_path):
-    args, training_args = quick_args(tiny_lm, tmp_path, task="qnli", data_dir=str(shared_data))
+def test_evaluation_only_task(sample_data, tiny_lm, tmp_path):
+    args, training_args = quick_args(tiny_lm, tmp_path, task="qnli", data_dir=str(sample_data))
     with pytest.raises(ValueError, match="no training split"):
         finetune(args, training_args)
     results = finetune(args, dataclasses.replace(training_args, do_train=False))
     assert results["eval_examples"] == 8 and "accuracy" in results["metrics"]
 
 
-def test_transferred_layers_keep_pretrained_blocks(tiny_lm):
-    pretrained = GPT1ForCausalLM.from_pretrained(tiny_lm)
-    model, _ = load_model(
-        FinetuneArguments(task="demo", model_name_or_path=str(tiny_lm), add_special_tokens=True, n_transfer_layers=1),
-        TASKS["demo"],
-    )
-    same = [
-        torch.equal(a.attn.c_attn.weight, b.attn.c_attn.weight)
-        for a, b in zip(model.transformer.h, pretrained.transformer.h)
-    ]
-    assert same == [True, False]
+@pytest.fixture(scope="module")
+def trained_lm(tmp_path_factory) -> Path:
+    """A tiny GPT-1 LM whose weights look trained, unlike any fresh init: every tensor ~ N(0.1, 0.3) (LayerNorm gains
+    far from 1, biases far from 0, matrices 3x wider than the init's `initializer_range`), with its tokenizer."""
+    folder = tmp_path_factory.mktemp("trained_lm")
+    torch.manual_seed(0)
+    model = GPT1ForCausalLM(GPT1Config.from_preset("tiny", vocab_size=40478))
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0.1, 0.3)
+    model.save_pretrained(folder)
+    GPT1Tokenizer().save_pretrained(folder)
+    return folder
+
+
+def model_finetune_starts_from(checkpoint: Path, tmp_path: Path, monkeypatch, **options) -> torch.nn.Module:
+    """The model `finetune` hands to the Trainer (caught on its way there) for the demo task, evaluating only."""
+    import gpt1.finetuning as finetuning
+
+    seen = {}
+    make_trainer = finetuning.make_trainer
+
+    def catch(training_args, output_dir, model, *rest):
+        seen["model"] = model
+        return make_trainer(training_args, output_dir, model, *rest)
+
+    monkeypatch.setattr(finetuning, "make_trainer", catch)
+    args = FinetuneArguments(task="demo", model_name_or_path=str(checkpoint), add_special_tokens=True,
+                             max_eval_samples=2, max_length=16, **options)  # fmt: skip
+    finetune(args, PaperTrainingArguments(output_dir=str(tmp_path / "out"), do_train=False, report_to="none"))
+    return seen["model"]
+
+
+def assert_fresh(name: str, tensor: torch.Tensor, std: float) -> None:
+    """A tensor as `GPT1PreTrainedModel._init_weights` draws it: LayerNorm gain 1 and bias 0, Conv1D bias 0, every
+    matrix N(0, initializer_range) (mean and std within a few standard errors of a few thousand draws)."""
+    if ".ln_" in name:
+        assert torch.all(tensor == (1.0 if name.endswith(".weight") else 0.0)), name
+    elif name.endswith(".bias"):
+        assert torch.all(tensor == 0), name
+    else:
+        assert abs(tensor.mean().item()) < 0.1 * std, (name, tensor.mean().item())
+        assert abs(tensor.std().item() - std) < 0.15 * std, (name, tensor.std().item(), std)
+
+
+def body(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The decoder's tensors (`transformer.*`), without the task head (always new) or the tied LM head."""
+    return {k: v for k, v in model.state_dict().items() if k.startswith("transformer.")}
+
+
+@pytest.mark.parametrize("k", [0, 1, 2])
+def test_transfer_layers_keeps_the_first_k_blocks_and_draws_the_rest_afresh(trained_lm, tmp_path, monkeypatch, k):
+    """Fig. 2 (left), `--n_transfer_layers k`: the embeddings and blocks < k are the checkpoint's, bit for bit; every
+    tensor of the blocks >= k differs from it and has the init's statistics."""
+    checkpoint = body(GPT1ForCausalLM.from_pretrained(trained_lm))
+    model = model_finetune_starts_from(trained_lm, tmp_path, monkeypatch, n_transfer_layers=k)
+    std = model.config.initializer_range
+    for name, tensor in body(model).items():
+        if name == "transformer.tokens_embed.weight":  # the checkpoint's rows, then the three fine-tuning tokens
+            assert torch.equal(tensor[:40478], checkpoint[name]) and tensor.shape[0] == 40481
+        elif not name.startswith("transformer.h.") or int(name.split(".")[2]) < k:
+            assert torch.equal(tensor, checkpoint[name]), name
+        else:
+            assert not torch.isclose(tensor, checkpoint[name]).any(), name
+            assert_fresh(name, tensor, std)
     with pytest.raises(ValueError, match="n_transfer_layers must be in 0..2"):
         reinit_layers(model, 3)
+
+
+def test_from_scratch_keeps_nothing_of_the_checkpoint_but_its_shape(trained_lm, tmp_path, monkeypatch):
+    """Table 5's "no pretraining" row: the checkpoint's config, none of its weights; every tensor as the init
+    draws it (the embeddings included)."""
+    checkpoint = body(GPT1ForCausalLM.from_pretrained(trained_lm))
+    model = model_finetune_starts_from(trained_lm, tmp_path, monkeypatch, from_scratch=True)
+    config = GPT1Config.from_pretrained(trained_lm)
+    for field in ("n_layer", "n_embd", "n_head", "n_inner", "n_positions", "initializer_range"):
+        assert getattr(model.config, field) == getattr(config, field), field
+    std = config.initializer_range
+    for name, tensor in body(model).items():
+        reference = checkpoint[name][: tensor.shape[0]]
+        assert not torch.isclose(tensor[: reference.shape[0]], reference).any(), name
+        assert_fresh(name, tensor, std)
 
 
 def test_cli_on_a_custom_csv_task(tiny_lm, tmp_path, capsys):

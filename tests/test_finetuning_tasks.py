@@ -14,7 +14,7 @@ import pytest
 from gpt1.finetuning import FinetuneArguments, PaperTrainingArguments, finetune, main
 from gpt1.tasks import TASKS
 from tests.conftest import cli_error
-from tests.test_tasks import write_mnli, write_qqp, write_race, write_scitail, write_snli, write_tsv
+from tests.samples import write_mnli, write_qqp, write_race, write_scitail, write_snli, write_story_cloze
 
 QUICK = dict(
     add_special_tokens=True, max_train_samples=8, max_eval_samples=8, per_device_train_batch_size=8,
@@ -66,14 +66,13 @@ def test_each_new_task_trains_and_evaluates(tiny_lm, tmp_path, name):
 STORY_CLOZE_TEST = "cloze_test_test__spring2016 - cloze_test_ALL_test.csv"
 
 
-def test_story_cloze_reports_validation_and_test_accuracy(shared_data, tiny_lm, tmp_path, capsys):
+def test_story_cloze_reports_validation_and_test_accuracy(sample_data, tiny_lm, tmp_path, capsys):
     """The 2016 test set (the validation CSV's columns) as `--test_file`: test accuracy beside validation accuracy,
     and the predictions of both splits."""
-    with open(shared_data / "storycloze" / "storycloze_val_2016.csv", newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))[:13]  # header + 12 stories, written as the test release
-    with open(tmp_path / STORY_CLOZE_TEST, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(rows)
-    settings = {**QUICK, "task": "story_cloze", "data_dir": shared_data, "test_file": tmp_path / STORY_CLOZE_TEST,
+    write_story_cloze(tmp_path, n=12, name=STORY_CLOZE_TEST)  # 12 stories, written as the test release
+    with open(tmp_path / STORY_CLOZE_TEST, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    settings = {**QUICK, "task": "story_cloze", "data_dir": sample_data, "test_file": tmp_path / STORY_CLOZE_TEST,
                 "model_name_or_path": tiny_lm, "output_dir": tmp_path / "out"}  # fmt: skip
     settings.pop("add_special_tokens")
     assert main([*as_argv(settings), "--add_special_tokens"]) == 0
@@ -88,31 +87,24 @@ def test_story_cloze_reports_validation_and_test_accuracy(shared_data, tiny_lm, 
     assert len((tmp_path / "out" / "predictions_validation.tsv").read_text().splitlines()) == 9
 
 
-GLUE_TESTS = {  # task -> (its test.tsv's header, a row, the submission file, the predictions GLUE expects)
-    "rte": (["index", "sentence1", "sentence2"], ["A man sleeps.", "A man rests."], "RTE", {"entailment",
-                                                                                        "not_entailment"}),
-    "sst2": (["index", "sentence"], ["a fine film ."], "SST-2", {"0", "1"}),
-    "mrpc": (["index", "#1 ID", "#2 ID", "#1 String", "#2 String"], ["1", "2", "He ran.", "He jogged."], "MRPC",
-             {"0", "1"}),
-    "mnli_m": (None, "MNLI/test_matched.tsv", "MNLI-m", {"entailment", "neutral", "contradiction"}),
-    "qqp": (None, "QQP/test.tsv", "QQP", {"0", "1"}),
-}  # fmt: skip
+GLUE_TESTS = {  # task -> (its test file in the sample, the submission file, the predictions GLUE expects)
+    "rte": ("RTE/test.tsv", "RTE", {"entailment", "not_entailment"}),
+    "sst2": ("SST-2/test.tsv", "SST-2", {"0", "1"}),
+    "cola": ("CoLA/test.tsv", "CoLA", {"0", "1"}),
+    "mrpc": ("MRPC/test.tsv", "MRPC", {"0", "1"}),
+    "wnli": ("WNLI/test.tsv", "WNLI", {"0", "1"}),
+    "mnli_m": ("MNLI/test_matched.tsv", "MNLI-m", {"entailment", "neutral", "contradiction"}),
+    "qqp": ("QQP/test.tsv", "QQP", {"0", "1"}),
+}
 
 
 @pytest.mark.parametrize("name", list(GLUE_TESTS))
-def test_glue_test_set_gives_the_submission_file(shared_data, tiny_lm, tmp_path, name):
-    header, row, submission, labels = GLUE_TESTS[name]
-    data_dir = shared_data
-    if header is None:  # not staged in ../shared/data: the GLUE script's files, written here (`row`: the test file)
-        data_dir = tmp_path / "data"
-        WRITERS[name](data_dir)
-        test_file = data_dir / "glue" / row
-    else:
-        test_file = tmp_path / "test.tsv"
-        write_tsv(test_file, header, [[str(i), *row] for i in range(5)])
-    results = finetune(*quick_args(tiny_lm, tmp_path / "out", task=name, data_dir=str(data_dir),
+def test_glue_test_set_gives_the_submission_file(sample_data, tiny_lm, tmp_path, name):
+    test_file, submission, labels = GLUE_TESTS[name]
+    test_file = sample_data / "glue" / test_file
+    results = finetune(*quick_args(tiny_lm, tmp_path / "out", task=name, data_dir=str(sample_data),
                                    test_file=str(test_file)))  # fmt: skip
-    assert "test_metrics" not in results and results["test_examples"] > 0  # no labels: predictions only
+    assert "test_metrics" not in results and results["test_examples"] == len(test_file.read_text().splitlines()) - 1
     lines = (tmp_path / "out" / f"{submission}.tsv").read_text().splitlines()
     assert lines[0] == "index\tprediction" and len(lines) == 1 + results["test_examples"]
     assert [line.split("\t")[0] for line in lines[1:]] == [str(i) for i in range(len(lines) - 1)]
@@ -120,14 +112,13 @@ def test_glue_test_set_gives_the_submission_file(shared_data, tiny_lm, tmp_path,
     assert (tmp_path / "out" / "predictions_test.tsv").read_text().splitlines()[0] == "index\tprediction"
 
 
-def test_stsb_submission_is_a_score(shared_data, tiny_lm, tmp_path):
-    test_file = tmp_path / "test.tsv"
-    header = ["index", "genre", "filename", "year", "old_index", "source1", "source2", "sentence1", "sentence2"]
-    write_tsv(test_file, header, [[str(i), "main", "f", "2012", "1", "none", "none", "A cat.", "A dog."]
-                                  for i in range(3)])  # fmt: skip
-    finetune(*quick_args(tiny_lm, tmp_path / "out", task="stsb", data_dir=str(shared_data), test_file=str(test_file)))
+def test_stsb_submission_is_a_score(sample_data, tiny_lm, tmp_path):
+    """STS-B end to end on its release format: trained as a regression, its test file's rows predicted as scores."""
+    test_file = sample_data / "glue" / "STS-B" / "test.tsv"
+    finetune(*quick_args(tiny_lm, tmp_path / "out", task="stsb", data_dir=str(sample_data), test_file=str(test_file)))
     lines = (tmp_path / "out" / "STS-B.tsv").read_text().splitlines()
-    assert lines[0] == "index\tprediction" and all(isinstance(float(line.split("\t")[1]), float) for line in lines[1:])
+    assert lines[0] == "index\tprediction" and [line.split("\t")[0] for line in lines[1:]] == ["0", "1"]
+    assert all(isinstance(float(line.split("\t")[1]), float) for line in lines[1:])
 
 
 TEST_FILE_MISTAKES = {
@@ -140,10 +131,10 @@ TEST_FILE_MISTAKES = {
 
 
 @pytest.mark.parametrize("case", list(TEST_FILE_MISTAKES))
-def test_bad_test_file_is_one_error_line(shared_data, tiny_lm, tmp_path, capsys, case):
+def test_bad_test_file_is_one_error_line(sample_data, tiny_lm, tmp_path, capsys, case):
     name, filename, text, message = TEST_FILE_MISTAKES[case]
     (tmp_path / filename).write_text(text)
-    settings = {"task": name, "data_dir": shared_data, "test_file": tmp_path / filename, "model_name_or_path": tiny_lm,
+    settings = {"task": name, "data_dir": sample_data, "test_file": tmp_path / filename, "model_name_or_path": tiny_lm,
                 "output_dir": tmp_path / "out", "max_length": 24}  # fmt: skip
     error = cli_error(main, [*as_argv(settings), "--add_special_tokens"], capsys)
     assert str(tmp_path / filename) in error and re.search(message, error), error

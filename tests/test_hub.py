@@ -53,9 +53,10 @@ def online(hub, monkeypatch, tmp_path):
     return hub
 
 
-def story_choices(shared_data: Path, n: int) -> tuple[list[str], list[str], list[int]]:
-    """The first `n` Story Cloze stories: contexts and endings flattened per choice, and the right choice."""
-    with open(shared_data / "storycloze" / "storycloze_val_2016.csv", newline="", encoding="utf-8") as f:
+def story_choices(data_root: Path, n: int) -> tuple[list[str], list[str], list[int]]:
+    """The first `n` Story Cloze stories under `data_root` (the samples): contexts and endings flattened per choice,
+    and the right choice."""
+    with open(data_root / "storycloze" / "storycloze_val_2016.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))[:n]
     stories = [" ".join(r[f"InputSentence{i}"] for i in range(1, 5)) for r in rows]
     contexts = [s for s in stories for _ in range(2)]
@@ -120,9 +121,9 @@ json.dump(results, open("child_out.json", "w"))
 """
 
 
-def test_push_then_pull_by_repo_id_with_and_without_the_package(shared_data, online, tmp_path):
+def test_push_then_pull_by_repo_id_with_and_without_the_package(sample_data, online, tmp_path):
     hub, repo = online, "alice/gpt1-story-cloze-tiny"
-    contexts, endings, answers = story_choices(shared_data, 2)
+    contexts, endings, answers = story_choices(sample_data, 2)
     torch.manual_seed(0)
     tokenizer = GPT1Tokenizer()
     model, tokenizer = prepare_for_finetuning(

@@ -27,7 +27,7 @@ from lm_eval.tasks import TaskManager  # noqa: E402
 ROWS = 4
 MAX_GEN_TOKS = 6
 # A word the seeded model generates in one row (another row stops at a newline, another at MAX_GEN_TOKS).
-UNTIL = ["albino"]
+UNTIL = ["barbarian"]
 # A local task is a YAML over a JSON Lines file: `dataset_path: json` and its `data_files` need no Hub.
 TASKS = {
     "gpt1_story_cloze": """\
@@ -76,14 +76,14 @@ def checkpoint(tmp_path_factory) -> tuple[Path, GPT1ForCausalLM, GPT1Tokenizer]:
 
 
 @pytest.fixture(scope="module")
-def docs(shared_data: Path) -> dict[str, list[dict]]:
-    """A few rows of real text per task: Story Cloze stories (their two endings), Shakespeare's first paragraphs
-    (with a line break inside each) and the stories' first sentences to continue."""
-    with open(shared_data / "storycloze" / "storycloze_val_2016.csv", encoding="utf-8") as f:
+def docs(sample_data: Path) -> dict[str, list[dict]]:
+    """A few rows of text per task, from the samples (tests/samples.py): Story Cloze stories (their two endings),
+    a play's first paragraphs (with a line break inside each) and the stories' first sentences to continue."""
+    with open(sample_data / "storycloze" / "storycloze_val_2016.csv", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         stories = [next(reader) for _ in range(ROWS)]
-    text = (shared_data / "corpus" / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")
-    paragraphs = text[:3000].split("\n\n")[:ROWS]
+    text = (sample_data / "corpus" / "plays" / "input.txt").read_text(encoding="utf-8")
+    paragraphs = text.split("\n\n")[:ROWS]
     return {
         "gpt1_story_cloze": [
             {

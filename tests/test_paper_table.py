@@ -18,23 +18,23 @@ from gpt1.paper_table import (
     table_rows,
 )
 from gpt1.tasks import TASKS
-from tests.conftest import cli_error
+from tests.conftest import SHARED_DATA, cli_error
 
 
-def data_root(shared_data: Path, folder: Path, tasks: list[str]) -> Path:
-    """A data folder laid out like ../shared/data holding only `tasks`' GLUE folders (links to the real ones)."""
+def data_root(source: Path, folder: Path, tasks: list[str]) -> Path:
+    """A data folder laid out like ../shared/data holding only `tasks`' GLUE folders (links to those of `source`)."""
     (folder / "glue").mkdir(parents=True)
     for name in tasks:
-        (folder / "glue" / name).symlink_to(shared_data / "glue" / name, target_is_directory=True)
+        (folder / "glue" / name).symlink_to(source / "glue" / name, target_is_directory=True)
     return folder
 
 
-def test_tables_hold_every_paper_figure_ours_where_the_data_is(shared_data, tiny_lm, tmp_path, monkeypatch):
-    data = data_root(shared_data, tmp_path / "data", ["RTE", "CoLA", "QNLI"])  # no SST-2 folder; QNLI: dev only
+def test_tables_hold_every_paper_figure_ours_where_the_data_is(sample_data, tiny_lm, tmp_path, monkeypatch):
+    data = data_root(sample_data, tmp_path / "data", ["RTE", "CoLA", "QNLI"])  # no SST-2 folder; QNLI: dev only
     monkeypatch.delitem(TASKS, "qqp")  # a paper task the package has no row for
     finetune_args = FinetuneArguments(
         model_name_or_path=str(tiny_lm), data_dir=str(data), add_special_tokens=True, max_train_samples=8,
-        max_eval_samples=8, max_length=24,
+        max_eval_samples=4, max_length=24,
     )  # fmt: skip
     training_args = PaperTrainingArguments(
         output_dir=str(tmp_path / "out"), per_device_train_batch_size=8, max_steps=2, save_strategy="no",
@@ -53,8 +53,7 @@ def test_tables_hold_every_paper_figure_ours_where_the_data_is(shared_data, tiny
         if column.task in ("rte", "cola"):
             saved = json.loads((tmp_path / "out" / column.task / "results.json").read_text())["runs"][0]
             assert row["status"] == "ran" and row["ours"] == saved["metrics"][column.metric]
-            size = {"rte": "277", "cola": "1,043"}[column.task]
-            assert row["split"] == f"validation, random 8 of {size}"
+            assert row["split"] == "validation, random 4 of 6"  # the sample's dev sets have 6 rows
         elif column.task == "sst2":
             assert row["status"].startswith("skipped: ") and "SST-2" in row["status"] and row["ours"] is None
         elif column.task == "qnli":
@@ -72,7 +71,7 @@ def test_tables_hold_every_paper_figure_ours_where_the_data_is(shared_data, tiny
     for heading in ("## Table 2: Natural language inference", "## Table 3: Question answering and commonsense",
                     "## Table 4: Semantic similarity and classification"):  # fmt: skip
         assert heading in markdown
-    rte = f"| RTE | rte | accuracy | {100 * rows['RTE']['ours']:.1f} | 56.0 | validation, random 8 of 277 | ran |"
+    rte = f"| RTE | rte | accuracy | {100 * rows['RTE']['ours']:.1f} | 56.0 | validation, random 4 of 6 | ran |"
     assert rte in markdown and "| Story Cloze | story_cloze | accuracy | - | 86.5 | - | not selected" in markdown
     assert f"| GLUE avg | 2 of 9 GLUE columns | mean of the above | {glue['ours']:.1f} | 50.7 |" in markdown
     assert "test-set results" in markdown and "nine tasks" in markdown
@@ -106,9 +105,9 @@ def paper_md_figures(text: str) -> dict[str, float]:
 
 def test_layout_figures_are_the_papers():
     """Compared with PAPER.md (a summary of the paper nobody here wrote for this code) and with the task rows."""
-    paper_md = Path(__file__).resolve().parents[2] / "shared" / "PAPER.md"
+    paper_md = SHARED_DATA.parent / "PAPER.md"  # ../shared/PAPER.md, beside the data folder
     if not paper_md.is_file():
-        pytest.skip(f"{paper_md} is absent")
+        pytest.skip(f"needs ../shared/PAPER.md (the paper's figures to compare the layout with); absent at {paper_md}")
     text = paper_md.read_text()
     assert {c.column: c.paper for c in PAPER_COLUMNS} == paper_md_figures(text)
     assert f"GLUE score {PAPER_GLUE_SCORE}" in text
@@ -128,8 +127,8 @@ def test_layout_figures_are_the_papers():
         (["--train_file", "x.csv"], "--train_file name one task's files; the paper table reads every task's files"),
     ],
 )
-def test_cli_mistakes_are_one_error_before_any_run(shared_data, tiny_lm, tmp_path, capsys, extra, message):
-    options = {"--model_name_or_path": [str(tiny_lm)], "--data_dir": [str(shared_data)], "--tasks": ["rte"]}
+def test_cli_mistakes_are_one_error_before_any_run(sample_data, tiny_lm, tmp_path, capsys, extra, message):
+    options = {"--model_name_or_path": [str(tiny_lm)], "--data_dir": [str(sample_data)], "--tasks": ["rte"]}
     options |= {"--output_dir": [str(tmp_path / "out")], extra[0]: extra[1:]}
     argv = [a for flag, values in options.items() if values != [None] for a in (flag, *values)]
     assert re.search(message, cli_error(main, argv, capsys))

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from filelock import FileLock
@@ -26,6 +27,7 @@ from gpt1.logging_utils import read_jsonl
 from gpt1.prepared import main as prepare_main
 from gpt1.pretraining import (
     RUN_LOCK,
+    TRACKER_PROJECT,
     PretrainArguments,
     PretrainError,
     flops_per_token,
@@ -615,3 +617,193 @@ def test_checkpoints_are_laid_out_as_the_trainers(finished_run):
     assert (out / "checkpoint-24" / "trainer_state.json").is_file() and model_dir == out / "model"
     with pytest.raises(PretrainError, match="--resume_from_checkpoint newest: .*pass `last`"):
         dataclasses.replace(args, resume_from_checkpoint="newest").resolved()
+
+
+# --- options: --report_to, --push_to_hub, --overwrite_output_dir, --gradient_checkpointing --------------------------
+
+
+def test_report_to_tensorboard_logs_the_values_of_the_jsonl_log(corpus_and_tokenizer, tmp_path: Path) -> None:
+    """`--report_to tensorboard` writes event files whose scalars are log.jsonl's records, step for step."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "run"
+    pretrain(tiny(corpus_and_tokenizer, out, max_steps=6, eval_steps=3, save_steps=100, report_to="tensorboard"))
+    folder = out / TRACKER_PROJECT
+    assert len(list(folder.glob("events.out.tfevents.*"))) == 1
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    records = read_jsonl(out / "log.jsonl")
+    for tag in ("loss", "grad_norm", "lr", "val_loss"):
+        expected = [(r["step"], r[tag]) for r in records if tag in r]
+        assert len(expected) == (6 if tag != "val_loss" else 3)  # steps 1-6; validation at 0, 3 and 6
+        # TensorBoard stores a scalar as a float32: the JSON value rounded to float32 is what it must hold, exactly.
+        got = [(e.step, e.value) for e in events.Scalars(tag)]
+        assert got == [(step, float(np.float32(value))) for step, value in expected], tag
+
+
+@pytest.fixture
+def loopback_hub(monkeypatch, tmp_path: Path):
+    """The suite's loopback Hub (tests/hub_server.py) with one write token, which the client finds in HF_TOKEN as a
+    logged-in user's would be; this process's Hub client points at it (as tests/test_hub.py's `online`)."""
+    import huggingface_hub
+    import transformers.utils.hub
+    from huggingface_hub import constants
+
+    from tests.hub_server import HubServer
+
+    with HubServer(tokens={HUB_TOKEN: "alice"}) as hub:
+        monkeypatch.setattr(constants, "ENDPOINT", hub.url)
+        template = hub.url + "/{repo_id}/resolve/{revision}/{filename}"
+        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+        monkeypatch.setattr(huggingface_hub.hf_api.api, "endpoint", hub.url)
+        monkeypatch.setattr(transformers.utils.hub, "_hf_api", None, raising=False)
+        monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-saved-token"))
+        monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
+        monkeypatch.setenv("HF_TOKEN", HUB_TOKEN)
+        yield hub
+
+
+HUB_TOKEN = "hf_alice_write_token"
+
+
+def test_push_to_hub_publishes_the_final_model(corpus_and_tokenizer, tmp_path: Path, loopback_hub, capsys) -> None:
+    """`--push_to_hub` pushes `output_dir/model` once, at the end: every file comes back from the Hub byte for byte
+    and the pulled model is the local one."""
+    from huggingface_hub import HfApi, hf_hub_download
+
+    from gpt1.hub import load_model
+
+    repo = "alice/gpt1-pretrained-tiny"
+    out = tmp_path / "run"
+    model_dir = pretrain(tiny(corpus_and_tokenizer, out, max_steps=2, push_to_hub=True, hub_model_id=repo))
+    assert f"pushed to {loopback_hub.url}/{repo}/commit/" in capsys.readouterr().out
+    local = {p.relative_to(model_dir).as_posix(): p.read_bytes() for p in model_dir.rglob("*") if p.is_file()}
+    assert {"model.safetensors", "config.json", "tokenizer.json", "loss_curve.png"} <= set(local)
+    remote = set(HfApi().list_repo_files(repo))
+    assert remote == set(local) | {".gitattributes", "README.md"}  # the card is generated, as `scripts/hub.py` does
+    assert [c.title for c in HfApi().list_repo_commits(repo)] == ["GPT-1 pretraining", "initial commit"]  # once
+    for name, content in local.items():
+        assert Path(hf_hub_download(repo, name)).read_bytes() == content, name
+    pulled = load_model(repo).state_dict()
+    saved = load_file(model_dir / "model.safetensors")
+    assert all(torch.equal(pulled[k], saved[k]) for k in saved)
+
+
+def _files_of(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _layout(folder: Path) -> list[str]:
+    """A run folder's files, with the names TensorBoard makes unique (event files, the hparams subfolder) generic."""
+    names = []
+    for path in _files_of(folder):
+        parts = path.split("/")
+        if parts[0] == TRACKER_PROJECT:
+            parts = [p if not p.startswith("events.out.tfevents.") else "<events>" for p in parts]
+            parts = [p if not p.replace(".", "").isdigit() else "<hparams>" for p in parts]
+        names.append("/".join(parts))
+    return sorted(names)
+
+
+def test_overwrite_output_dir_replaces_the_old_run_entirely(corpus_and_tokenizer, tmp_path: Path, capsys) -> None:
+    """A folder holding a run is refused (one error line, nothing touched) unless `--overwrite_output_dir`; with it,
+    the folder ends up as a fresh run's would, the user's own files kept and nothing of the old run left: no old
+    checkpoint, log record or TensorBoard event (TensorBoard would draw both runs over each other)."""
+    out = tmp_path / "run"
+    old = tiny(corpus_and_tokenizer, out, max_steps=8, save_steps=4, eval_steps=4, report_to="tensorboard", seed=1)
+    pretrain(old)
+    (out / "notes.txt").write_text("mine")
+    new = dataclasses.replace(old, max_steps=6, save_steps=3, eval_steps=3, seed=0)
+    before = _files_of(out)
+    assert main(argv(new)) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert errors == [f"error: {out} already holds checkpoints of a run (latest checkpoint-8); pass "
+                      "--resume_from_checkpoint last to continue it, --overwrite_output_dir to start afresh, or "
+                      "choose another --output_dir"]  # fmt: skip
+    assert _files_of(out) == before
+
+    assert main([*argv(new), "--overwrite_output_dir", "true"]) == 0
+    fresh = tmp_path / "fresh"
+    pretrain(dataclasses.replace(new, output_dir=str(fresh)))
+    assert _layout(out) == sorted([*_layout(fresh), "notes.txt"])
+    assert (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in out.glob("*checkpoint-*")) == ["checkpoint-3", "checkpoint-6"]
+    assert losses(out) == losses(fresh) and list(losses(out)) == list(range(1, 7))
+    expected = load_file(fresh / "model" / "model.safetensors")
+    weights = load_file(out / "model" / "model.safetensors")
+    assert expected.keys() == weights.keys() and all(torch.equal(expected[k], weights[k]) for k in expected)
+    configs = [json.loads((d / "run_config.json").read_text()) for d in (out, fresh)]
+    assert configs[0].pop("overwrite_output_dir") and configs[0].pop("output_dir") == str(out)
+    assert configs[0] == {k: v for k, v in configs[1].items() if k not in ("overwrite_output_dir", "output_dir")}
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / TRACKER_PROJECT))
+    events.Reload()
+    assert [e.step for e in events.Scalars("loss")] == list(range(1, 7))  # the old run's steps 1-8 are gone
+
+
+def test_overwrite_output_dir_also_guards_a_finished_model(corpus_and_tokenizer, tmp_path, capsys, monkeypatch) -> None:
+    """A folder whose checkpoints were deleted to save space still holds a finished model: a new run there is
+    refused rather than replacing it at its end; with `--overwrite_output_dir` the old model goes at the start, so
+    a new run that stops early never leaves it beside its own checkpoints."""
+    out = tmp_path / "run"
+    args = tiny(corpus_and_tokenizer, out, max_steps=4, eval_steps=4)
+    pretrain(args)
+    for checkpoint in out.glob("checkpoint-*"):
+        shutil.rmtree(checkpoint)
+    before = _files_of(out)
+    assert main(argv(args)) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert errors == [f"error: {out} already holds the model of a finished run ({out / 'model'}); pass "
+                      "--overwrite_output_dir to replace it, or choose another --output_dir"]  # fmt: skip
+    assert _files_of(out) == before
+
+    import gpt1.pretraining as pretraining
+
+    def interrupted(run, progress):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pretraining, "train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(dataclasses.replace(args, overwrite_output_dir=True, seed=1))
+    assert not (out / "model").exists()
+    assert [r["step"] for r in read_jsonl(out / "log.jsonl")] == [0]  # the new run's first validation only
+
+
+def test_gradient_checkpointing_recomputes_and_trains_the_same(corpus_and_tokenizer, tmp_path, monkeypatch) -> None:
+    """`--gradient_checkpointing` engages on every block (each one's forward runs again in the backward pass) and
+    changes nothing the run computes: the same losses, gradient norms and weights."""
+    import gpt1.pretraining as pretraining
+
+    calls = {"on": 0, "off": 0}
+    original = pretraining.build_model
+
+    def counting_model(args, tokenizer):
+        model = original(args, tokenizer)
+        key = "on" if args.gradient_checkpointing else "off"
+        assert [block.gradient_checkpointing for block in model.transformer.h] == [args.gradient_checkpointing] * 2
+
+        def count(module, inputs, output):
+            if module.training and torch.is_grad_enabled():
+                calls[key] += 1
+
+        for block in model.transformer.h:
+            block.attn.register_forward_hook(count)  # inside the block: runs again when the block is recomputed
+        return model
+
+    monkeypatch.setattr(pretraining, "build_model", counting_model)
+    runs = {}
+    for key, flag in (("off", False), ("on", True)):
+        out = tmp_path / key
+        pretrain(tiny(corpus_and_tokenizer, out, max_steps=3, eval_steps=3, save_steps=3, gradient_checkpointing=flag))
+        runs[key] = (read_jsonl(out / "log.jsonl"), load_file(out / "model" / "model.safetensors"))
+    micro_batches = 3 * 2  # 3 updates of total batch 8 in micro-batches of 4
+    assert calls == {"off": 2 * micro_batches, "on": 2 * 2 * micro_batches}  # tiny: 2 blocks; recomputed once each
+    # The recompute replays the same operations on the same inputs, with the RNG state (dropout masks) restored: on
+    # the CPU every loss, gradient norm and weight comes out bit for bit the same, so there is no tolerance to allow.
+    (log_off, weights_off), (log_on, weights_on) = runs["off"], runs["on"]
+    for tag in ("loss", "grad_norm", "val_loss"):
+        assert [r[tag] for r in log_on if tag in r] == [r[tag] for r in log_off if tag in r], tag
+    assert all(torch.equal(weights_on[k], weights_off[k]) for k in weights_off)

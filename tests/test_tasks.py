@@ -10,7 +10,6 @@ import torch
 
 from gpt1.tasks import (
     DEMO_DATA,
-    STORY_CLOZE_SEED,
     TASKS,
     TRANSFORMS,
     TaskError,
@@ -24,6 +23,9 @@ from gpt1.tasks import (
     read_tsv,
     with_fields,
 )
+from tests import samples
+from tests.conftest import SHARED_DATA, needs_shared
+from tests.samples import write_mnli, write_qqp, write_race, write_scitail, write_snli, write_story_cloze, write_tsv
 from tokenization import GPT1Tokenizer
 
 
@@ -52,10 +54,13 @@ def test_table_covers_the_papers_transforms():
     assert TASKS["story_cloze"].num_labels == 2 and not TASKS["story_cloze"].is_regression
 
 
-@pytest.mark.parametrize("name", list(SIZES))
-def test_local_files_load_with_official_sizes(shared_data, name):
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=needs_shared(TASKS[n].local_dir, f"its official sizes {SIZES[n]}")) for n in SIZES]
+)
+def test_local_files_load_with_official_sizes(name):
+    """The real release files (the sizes are the releases'): every row read, no header lost or gained."""
     task = TASKS[name]
-    data = load_task_data(task, shared_data)
+    data = load_task_data(task, SHARED_DATA)
     n_train, n_dev = SIZES[name]
     assert len(data["validation"]) == n_dev
     assert ("train" in data) == (n_train is not None)
@@ -70,31 +75,75 @@ def test_local_files_load_with_official_sizes(shared_data, name):
             assert set(labels) == set(range(task.num_labels))
 
 
-def test_cola_has_no_header_row(shared_data):
-    data = load_task_data(TASKS["cola"], shared_data)
-    assert data["train"][0]["sentence"] == read_tsv(shared_data / "glue/CoLA/train.tsv", header=False).iloc[0, 3]
+@pytest.mark.parametrize("name", ["sst2", "cola", "mrpc", "stsb", "rte", "wnli", "qnli"])
+def test_glue_sample_loads_row_for_row(sample_data, name):
+    """Each GLUE loader on files in the release's format: every row, in order, each text column from the right
+    column of the file (quotes kept as text), each label the right class id (or STS-B's score); nothing more."""
+    task = TASKS[name]
+    data = load_task_data(task, sample_data)
+    expected = samples.expected_rows(name)
+    assert set(data) == set(expected)
+    for split, rows in expected.items():
+        got = data[split].select_columns(list(rows[0])).to_list()
+        if task.is_regression:
+            assert [r["label"] for r in got] == pytest.approx([r["label"] for r in rows], abs=1e-6)
+            got = [{**r, "label": None} for r in got]
+            rows = [{**r, "label": None} for r in rows]
+        assert got == rows, split
 
 
-def test_mrpc_train_is_rebuilt_from_the_msr_files(shared_data):
-    data = load_task_data(TASKS["mrpc"], shared_data)
-    glue_train = read_tsv(shared_data / "glue/MRPC/train.tsv")
+def test_cola_has_no_header_row(sample_data):
+    """CoLA's train and dev have no header: the first line is a sentence (the last column), not column names."""
+    data = load_task_data(TASKS["cola"], sample_data)
+    assert data["train"][0]["sentence"] == samples.COLA["train"][0][3] == "The children laughed at the clown."
+    assert len(data["validation"]) == len(samples.COLA["dev"])  # its last line has no newline: still a row
+
+
+def test_mrpc_train_is_rebuilt_from_the_msr_files(sample_data):
+    """MRPC's train is `msr_paraphrase_train.txt` minus the pairs of `dev_ids.tsv`, not the GLUE script's train.tsv
+    (which lacks a pair)."""
+    data = load_task_data(TASKS["mrpc"], sample_data)
+    glue_train = read_tsv(sample_data / "glue/MRPC/train.tsv")
     dev = set(zip(data["validation"]["sentence1"], data["validation"]["sentence2"]))
     train = set(zip(data["train"]["sentence1"], data["train"]["sentence2"]))
-    assert not train & dev
+    assert not train & dev and len(train) + len(dev) == len(samples.MRPC_TRAIN)
     assert set(zip(glue_train["#1 String"], glue_train["#2 String"])) < train  # the GLUE script's file lacks a pair
+    lacking = next(r for r in samples.MRPC_TRAIN if r[1:3] == samples.MRPC_GLUE_TRAIN_LACKS)
+    assert (lacking[3], lacking[4]) in train
 
 
-def test_story_cloze_is_the_authors_split(shared_data):
+@pytest.mark.parametrize("name", ["sst2", "cola", "mrpc", "stsb", "rte", "wnli"])
+def test_glue_test_files_are_read_as_unlabelled_test_splits(sample_data, name):
+    """GLUE's `test.tsv` (a header even for CoLA; no label) as `--test_file`: its texts and its `index` column."""
+    task = TASKS[name]
+    folder = sample_data / task.local_dir
+    test = load_task_data(with_fields(task, test_file=str(folder / "test.tsv")), sample_data)["test"]
+    rows = samples.MRPC_TEST if name == "mrpc" else samples.GLUE_SAMPLES[name]["test"]
+    texts = [r[-2:] for r in rows] if name in ("mrpc", "stsb") else rows
+    assert "label" not in test.column_names and test["index"] == [str(i) for i in range(len(rows))]
+    assert list(zip(*(test[c] for c in task.text_columns))) == [tuple(t) for t in texts]
+
+
+@pytest.mark.parametrize(
+    "source", ["sample", pytest.param("shared", marks=needs_shared("storycloze", "its 1,871 real stories"))]
+)
+def test_story_cloze_is_the_authors_split(request, source):
     """Rebuilt independently here: the csv module, then sklearn's split with the authors' seed."""
     from sklearn.model_selection import train_test_split
 
-    with open(shared_data / "storycloze/storycloze_val_2016.csv", newline="", encoding="utf-8") as f:
+    root = request.getfixturevalue("sample_data") if source == "sample" else SHARED_DATA
+    with open(root / "storycloze/storycloze_val_2016.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))[1:]
     stories = [" ".join(r[1:5]) for r in rows]
-    tr, va = train_test_split(stories, test_size=374, random_state=STORY_CLOZE_SEED)
-    data = load_task_data(TASKS["story_cloze"], shared_data)
-    assert data["train"]["story"] == tr and data["validation"]["story"] == va
-    assert len(rows) == 1871 and set(data["train"]["label"]) == {0, 1}
+    tr, va = train_test_split(rows, test_size=374, random_state=3535999445)  # the authors' datasets.py, written out
+    data = load_task_data(TASKS["story_cloze"], root)
+    for split, chosen in (("train", tr), ("validation", va)):
+        assert data[split]["story"] == [" ".join(r[1:5]) for r in chosen]
+        assert data[split]["ending1"] == [r[5] for r in chosen] and data[split]["ending2"] == [r[6] for r in chosen]
+        assert data[split]["label"] == [int(r[7]) - 1 for r in chosen]
+        assert data[split]["index"] == [r[0] for r in chosen]
+    assert len(rows) == 1871 if source == "shared" else len(rows) == len(set(stories)) == 400
+    assert set(data["train"]["label"]) == {0, 1}
 
 
 def test_demo_sample_is_bundled():
@@ -219,21 +268,8 @@ def test_encode_batch_reads_a_missing_text_as_empty(tokenizer):
     assert "nan</w>" not in ids_to_tokens(tokenizer, out["input_ids"][0])
 
 
-def write_story_cloze(folder, answers) -> None:
-    """`storycloze_val_2016.csv` in the release's exact format (header, quoted cells where needed), one row per
-    answer; 400 rows or more so the authors' 374-row validation split fits."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "storycloze_val_2016.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["InputStoryid", *[f"InputSentence{i}" for i in range(1, 5)], "RandomFifthSentenceQuiz1",
-                         "RandomFifthSentenceQuiz2", "AnswerRightEnding"])  # fmt: skip
-        for i, answer in enumerate(answers):
-            story = [f"Sam woke up on day {i}.", "He was hungry, so he ate.", "Then he went out.", "It rained."]
-            writer.writerow([f"id-{i}", *story, "He got wet.", "He flew to the moon.", answer])
-
-
 def test_story_cloze_small_file_in_the_release_format(tmp_path):
-    write_story_cloze(tmp_path / "storycloze", ["1", "2"] * 200)
+    write_story_cloze(tmp_path / "storycloze", answers=["1", "2"] * 200)
     data = load_task_data(TASKS["story_cloze"], tmp_path)
     assert (len(data["train"]), len(data["validation"])) == (26, 374)
     assert set(data["train"]["label"]) | set(data["validation"]["label"]) == {0, 1}
@@ -243,7 +279,7 @@ def test_story_cloze_small_file_in_the_release_format(tmp_path):
 def test_story_cloze_answer_must_be_1_or_2(tmp_path, answer):
     answers = ["1", "2"] * 200
     answers[6] = answer
-    write_story_cloze(tmp_path / "storycloze", answers)
+    write_story_cloze(tmp_path / "storycloze", answers=answers)
     with pytest.raises(TaskError) as info:
         load_task_data(TASKS["story_cloze"], tmp_path)
     message = str(info.value)
@@ -272,128 +308,7 @@ def test_task_errors_are_value_errors_with_one_line(tmp_path):
         load_task_data(custom_task("classification", ["a"], data_files={"train": str(tmp_path / "none.csv")}))
 
 
-# --- the paper's other tasks, each in its release's own file format ----------------------------------------------
-
-NLI = ("entailment", "neutral", "contradiction")
-PARSE = "( ( A man ) ( sleeps . ) )"
-
-
-def nli_pairs(n: int, labels=NLI) -> list[tuple[str, str, str]]:
-    """`n` (premise, hypothesis, label) rows whose hypothesis says its label, so a tiny model can learn them."""
-    return [(f"A man {i} walks in the park .", f"The man {i} is {labels[i % len(labels)]} .", labels[i % len(labels)])
-            for i in range(n)]  # fmt: skip
-
-
-def write_tsv(path, header: list[str] | None, rows: list[list[str]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = ([header] if header else []) + rows
-    path.write_text("".join("\t".join(map(str, row)) + "\n" for row in lines), encoding="utf-8")
-
-
-MNLI_HEADER = ["index", "promptID", "pairID", "genre", "sentence1_binary_parse", "sentence2_binary_parse",
-               "sentence1_parse", "sentence2_parse", "sentence1", "sentence2"]  # fmt: skip
-
-
-def write_mnli(folder, n: int = 12) -> None:
-    """`MNLI/` as the GLUE download script leaves it: train (label1, gold_label), the two dev sets (label1..5,
-    gold_label) and the two unlabelled test sets."""
-
-    def rows(labels: int, test: bool = False) -> list[list[str]]:
-        out = []
-        for i, (p, h, y) in enumerate(nli_pairs(n)):
-            row = [str(i), str(100 + i), f"{100 + i}e", "fiction", PARSE, PARSE, PARSE, PARSE, p, h]
-            out.append(row if test else [*row, *[y] * labels, y])
-        return out
-
-    write_tsv(folder / "train.tsv", [*MNLI_HEADER, "label1", "gold_label"], rows(1))
-    dev_header = [*MNLI_HEADER, *[f"label{i}" for i in range(1, 6)], "gold_label"]
-    for name in ("dev_matched", "dev_mismatched"):
-        write_tsv(folder / f"{name}.tsv", dev_header, rows(5))
-    for name in ("test_matched", "test_mismatched"):
-        write_tsv(folder / f"{name}.tsv", MNLI_HEADER, rows(0, test=True))
-
-
-def write_qqp(folder, n: int = 12) -> None:
-    """`QQP/`: `id qid1 qid2 question1 question2 is_duplicate`; the test set `id question1 question2`."""
-    rows = [[str(i), str(2 * i), str(2 * i + 1), f"How do I learn {i} ?", f"How do I {'learn' if i % 2 else 'cook'} "
-             f"{i} ?", str(i % 2)] for i in range(n)]  # fmt: skip
-    header = ["id", "qid1", "qid2", "question1", "question2", "is_duplicate"]
-    write_tsv(folder / "train.tsv", header, rows)
-    write_tsv(folder / "dev.tsv", header, rows)
-    write_tsv(folder / "test.tsv", ["id", "question1", "question2"], [[r[0], r[3], r[4]] for r in rows])
-
-
-SNLI_TXT_HEADER = ["gold_label", "sentence1_binary_parse", "sentence2_binary_parse", "sentence1_parse",
-                   "sentence2_parse", "sentence1", "sentence2", "captionID", "pairID", "label1", "label2", "label3",
-                   "label4", "label5"]  # fmt: skip
-
-
-def snli_records(n: int, unlabelled: int) -> list[dict]:
-    """SNLI 1.0 records; the last `unlabelled` have no annotator majority (`gold_label` "-")."""
-    records = []
-    for i, (p, h, y) in enumerate(nli_pairs(n)):
-        gold = "-" if i >= n - unlabelled else y
-        votes = [y, "neutral", "contradiction"] if gold == "-" else [y] * 5
-        records.append({"annotator_labels": votes, "captionID": f"{i}.jpg#0", "gold_label": gold,
-                        "pairID": f"{i}.jpg#0r1{gold[0]}", "sentence1": p, "sentence1_binary_parse": PARSE,
-                        "sentence1_parse": PARSE, "sentence2": h, "sentence2_binary_parse": PARSE,
-                        "sentence2_parse": PARSE})  # fmt: skip
-    return records
-
-
-def write_snli(folder, n: int = 12, unlabelled: int = 2, fmt: str = "jsonl") -> None:
-    """`snli_1.0/snli_1.0_{train,dev,test}.{jsonl,txt}` in the release's formats."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for split in ("train", "dev", "test"):
-        records = snli_records(n, unlabelled)
-        if fmt == "jsonl":
-            text = "".join(json.dumps(r) + "\n" for r in records)
-            (folder / f"snli_1.0_{split}.jsonl").write_text(text, encoding="utf-8")
-        else:
-            rows = [
-                [
-                    r["gold_label"],
-                    PARSE,
-                    PARSE,
-                    PARSE,
-                    PARSE,
-                    r["sentence1"],
-                    r["sentence2"],
-                    r["captionID"],
-                    r["pairID"],
-                    *r["annotator_labels"],
-                    *[""] * (5 - len(r["annotator_labels"])),
-                ]
-                for r in records
-            ]
-            write_tsv(folder / f"snli_1.0_{split}.txt", SNLI_TXT_HEADER, rows)  # fmt: skip
-
-
-def write_scitail(folder, n: int = 12) -> None:
-    """`SciTailV1.1/tsv_format/scitail_1.0_{train,dev,test}.tsv`: premise, hypothesis, label; no header."""
-    rows = [[p, h, y] for p, h, y in nli_pairs(n, ("entails", "neutral"))]
-    for split in ("train", "dev", "test"):
-        write_tsv(folder / "tsv_format" / f"scitail_1.0_{split}.tsv", None, rows)
-
-
-def race_article(i: int, words: int = 40, questions: int = 2) -> dict:
-    """One RACE article as its release file holds it."""
-    return {
-        "answers": ["ABCD"[(i + q) % 4] for q in range(questions)],
-        "options": [[f"option {c} of question {q}" for c in "abcd"] for q in range(questions)],
-        "questions": [f"What is said in part {q} ?" for q in range(questions)],
-        "article": " ".join(f"word{k}" for k in range(words)),
-        "id": f"{i}.txt",
-    }
-
-
-def write_race(folder, per_level: int = 3) -> None:
-    """`RACE/{train,dev,test}/{middle,high}/<n>.txt`: one JSON article per file."""
-    for split in ("train", "dev", "test"):
-        for level in ("middle", "high"):
-            (folder / split / level).mkdir(parents=True, exist_ok=True)
-            for i in range(per_level):
-                (folder / split / level / f"{i}.txt").write_text(json.dumps(race_article(i)), encoding="utf-8")
+# --- the paper's other tasks, each in its release's own file format (written by tests/samples.py) ----------------
 
 
 def test_mnli_is_two_rows_with_one_training_set(tmp_path):

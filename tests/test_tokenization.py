@@ -130,12 +130,14 @@ def test_special_tokens_and_padding(tokenizer):
     assert (ft.start_token_id, ft.delimiter_token_id, ft.classify_token_id) == (40478, 40479, 40480)
     assert (ft.start_token, ft.delimiter_token, ft.classify_token) == (START_TOKEN, DELIMITER_TOKEN, CLASSIFY_TOKEN)
     plain = tokenizer("a b")["input_ids"]
+    assert plain == tokenizer.convert_tokens_to_ids(["a</w>", "b</w>"])
     assert ft("a b")["input_ids"] == [40478, *plain, 40480]
     assert ft("a", "b")["input_ids"] == [40478, plain[0], 40479, plain[1], 40480]
     # Padding never grows the vocabulary; truncation keeps the final _classify_.
     batch = ft(["one two three four five six", "one"], padding=True, truncation=True, max_length=5)
-    assert batch["input_ids"][0][-1] == 40480 and len(batch["input_ids"][0]) == 5
-    assert batch["input_ids"][1] == [40478, plain[0] * 0 + batch["input_ids"][1][1], 40480, 0, 0]
+    one, two, three = tokenizer.convert_tokens_to_ids(["one</w>", "two</w>", "three</w>"])
+    assert batch["input_ids"][0] == [40478, one, two, three, 40480]
+    assert batch["input_ids"][1] == [40478, one, 40480, 0, 0]
     assert batch["attention_mask"][1] == [1, 1, 1, 0, 0]
     pairs = ft(["a " * 20], ["b " * 20], truncation=True, max_length=9)["input_ids"][0]
     assert len(pairs) == 9 and pairs[-1] == 40480 and 40479 in pairs
@@ -316,16 +318,11 @@ def test_bad_files_give_one_clear_error(tmp_path, original_vocab):
 
 
 def _tiny_model(vocab_size: int):
-    try:
-        from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
+    """A tiny GPT-1 LM (a plain import: a broken model package fails here, it is not replaced by another model)."""
+    from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
 
-        config = GPT1Config(vocab_size=vocab_size, n_layer=2, n_embd=32, n_head=4, n_positions=64)
-        return GPT1ForCausalLM(config)
-    except ImportError:
-        from transformers import OpenAIGPTConfig, OpenAIGPTLMHeadModel
-
-        config = OpenAIGPTConfig(vocab_size=vocab_size, n_layer=2, n_embd=32, n_head=4, n_positions=64)
-        return OpenAIGPTLMHeadModel(config)
+    config = GPT1Config(vocab_size=vocab_size, n_layer=2, n_embd=32, n_head=4, n_positions=64)
+    return GPT1ForCausalLM(config)
 
 
 def test_prepare_for_finetuning(tokenizer):

@@ -15,8 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import needs_shared
 from tokenization import GPT1Tokenizer
 from tokenization.agreement import CORPORA, compare, fast_ids, literal_reference_ids, reference_ids
+
+# Every line of each real corpus: the agreement figures the docs quote are measured on them.
+REAL = {"storycloze": "storycloze", "glue": "glue", "books": "corpus/books"}
 
 REPORT_DIR = Path(__file__).resolve().parents[1] / "outputs" / "tokenizer_agreement"
 BOOKS_STRIDE = 25
@@ -29,7 +33,9 @@ def tokenizer() -> GPT1Tokenizer:
     return GPT1Tokenizer()
 
 
-@pytest.mark.parametrize("corpus", ["storycloze", "glue", "books"])
+@pytest.mark.parametrize(
+    "corpus", [pytest.param(c, marks=needs_shared(d, "every line, for the agreement figure")) for c, d in REAL.items()]
+)
 def test_fast_matches_reference_on_every_line(corpus, tokenizer, shared_data, original_vocab, record_property):
     lines = CORPORA[corpus](shared_data)
     if corpus == "books" and not lines:
@@ -48,7 +54,9 @@ def test_fast_matches_reference_on_every_line(corpus, tokenizer, shared_data, or
     assert rate >= 0.999
 
 
-@pytest.mark.parametrize("corpus", ["storycloze", "glue", "books"])
+@pytest.mark.parametrize(
+    "corpus", [pytest.param(c, marks=needs_shared(d, "a sample of its real lines")) for c, d in REAL.items()]
+)
 def test_chunked_reference_is_the_literal_reference(corpus, shared_data, original_vocab):
     # The agreement test computes the reference once per space-separated chunk (see tokenization.agreement);
     # on a random sample of lines that must be exactly the authors' encoder run on the whole line.
@@ -60,6 +68,7 @@ def test_chunked_reference_is_the_literal_reference(corpus, shared_data, origina
     assert reference_ids(sample, *original_vocab) == literal_reference_ids(sample, *original_vocab)
 
 
+@needs_shared("corpus/books", "whole real books as documents")
 def test_chunk_cache_equals_the_pipeline_on_book_documents(shared_data):
     # Multi-line documents (the pretraining input): the cached path's ids equal the whole Rust pipeline's.
     books = sorted(Path(shared_data, "corpus", "books").glob("*.txt"))

@@ -4,6 +4,8 @@ standardized, split into lower-cased words joined by spaces); the ftfy shortcut 
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,6 +19,19 @@ TRICKY = "aAbBzZ019 .,'\"`-—–…‘’“”!?:;()[]{}_~*/\\|+&<>=%$£#@^\t\
 TRICKY_TEXT = st.text(st.sampled_from(TRICKY), max_size=80)
 WORDS = st.lists(st.sampled_from(["don't", "Mr.", "I", "can't", "U.S.", "it's", "'em", "...", "--", "x"]), max_size=20)
 
+
+def _vocabulary_alphabet() -> str:
+    """The characters the authors' vocabulary holds both inside a word (`c`) and ending one (`c</w>`): any word made
+    of them is encoded without `<unk>`, so the round trip's equality is checked on (nearly) every such text."""
+    vocab = GPT1Tokenizer().get_vocab()
+    return "".join(sorted(c for c in vocab if len(c) == 1 and f"{c}</w>" in vocab))
+
+
+# Text the equality is checked on: the vocabulary's characters, upper-case letters (lower-cased by the pipeline),
+# spaces and newlines; and the tricky characters except the emoji (outside the vocabulary: always `<unk>`).
+KNOWN_TEXT = st.text(st.sampled_from(_vocabulary_alphabet() + "ABCDEFGHIJKLMNOPQRSTUVWXYZ  \n"), max_size=60)
+TRICKY_KNOWN_TEXT = st.text(st.sampled_from(TRICKY.replace("🎉", "")), max_size=80)
+
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -25,31 +40,46 @@ def tokenizer() -> GPT1Tokenizer:
     return GPT1Tokenizer(add_fine_tuning_framing=False)
 
 
-def _round_trip(tokenizer: GPT1Tokenizer, text: str) -> None:
+def _round_trip(tokenizer: GPT1Tokenizer, text: str) -> bool:
+    """Ids in range for any text; `decode(encode(x)) == normalize_text(x)` where no piece is `<unk>`. Whether the
+    equality was checked."""
     ids = tokenizer(text)["input_ids"]
     size = len(tokenizer)  # once: in transformers 5.4 len() builds the whole vocabulary (~4 ms)
     assert all(isinstance(i, int) and 0 <= i < size for i in ids)
     decoded = tokenizer.decode(ids)
     if 0 not in ids and "</w>" not in text:  # <unk> loses the piece; a literal "</w>" reads as an end of word
         assert decoded == tokenizer.normalize_text(text)
+        return True
+    return False
 
 
-@SETTINGS
-@given(ANY_TEXT)
-def test_round_trip_any_text(tokenizer, text):
-    _round_trip(tokenizer, text)
+def _checked_share(tokenizer: GPT1Tokenizer, strategy: st.SearchStrategy[str]) -> float:
+    """Run the round trip on `strategy`'s examples; the share of them on which the equality was asserted."""
+    checked: Counter[bool] = Counter()
+
+    @SETTINGS
+    @given(strategy)
+    def run(text: str) -> None:
+        checked[_round_trip(tokenizer, text)] += 1
+
+    run()
+    return checked[True] / sum(checked.values())
 
 
-@SETTINGS
-@given(TRICKY_TEXT)
-def test_round_trip_tricky_text(tokenizer, text):
-    _round_trip(tokenizer, text)
+def test_round_trip_any_text(tokenizer):
+    """Any code point: never a crash, ids in range (the equality is rarely checkable: most code points are `<unk>`)."""
+    _checked_share(tokenizer, ANY_TEXT)
 
 
-@SETTINGS
-@given(WORDS.map(" ".join))
-def test_round_trip_exception_words(tokenizer, text):
-    _round_trip(tokenizer, text)
+@pytest.mark.parametrize(
+    ("strategy", "share"),
+    [(KNOWN_TEXT, 0.9), (TRICKY_KNOWN_TEXT, 0.9), (WORDS.map(" ".join), 0.99)],
+    ids=["vocabulary", "tricky", "exception_words"],
+)
+def test_round_trip_is_the_normalised_text(tokenizer, strategy, share):
+    """`decode(encode(x)) == normalize_text(x)`, asserted on at least `share` of the examples (counted: text that
+    comes out as `<unk>` cannot be compared, and would make the test pass without checking anything)."""
+    assert _checked_share(tokenizer, strategy) >= share
 
 
 @pytest.mark.parametrize("text", ["", " ", "\n", "\ud800", "a\udfffb", "\x00" * 10, "x" * 100_000, "word " * 20_000])

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer
 
+from tests.conftest import needs_shared
 from tests.test_tokenization import _tiny_model
 from tokenization import GPT1Tokenizer, train_tokenizer
 from tokenization.training import main as train_tokenizer_main
 
 
+@needs_shared("corpus/books", "a real book to train a vocabulary on")
 def test_train_small_vocabulary_and_a_model_on_it(tmp_path, shared_data):
     import torch
 

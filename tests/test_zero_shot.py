@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from datasets import Dataset, DatasetDict
 
-from gpt1.tasks import TASKS, load_task_data
+from gpt1.tasks import TASKS, load_task_data, subsample
 from gpt1.zero_shot import (
     best_threshold,
     continuation_logprobs,
@@ -73,28 +74,112 @@ def test_best_threshold_separates_scores():
     assert -3.5 <= t < -1.0
 
 
+def first_token(tokenizer, word: str) -> int:
+    return tokenizer(word, add_special_tokens=False)["input_ids"][0]
+
+
+def heuristic_by_hand(model, tokenizer, task, evaluation: dict, result: dict) -> dict[str, float]:
+    """The task's figures recomputed here from one unbatched forward pass per text, as the paper describes each
+    heuristic (Fig. 2 right), and scored from the confusion counts (`tests.test_finetuning_metrics`):
+    SST-2: class 1 when p("positive") > p("negative") right after `text very`; CoLA: class 1 when the average
+    log-probability of the sentence's tokens after the first is above the run's threshold; multiple choice: the
+    answer with the highest average log-probability of its tokens after the context."""
+    from tests.test_finetuning_metrics import metrics_by_hand
+
+    def ids(text: str) -> list[int]:
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    if task.heuristic == "very":
+        positive, negative = first_token(tokenizer, "positive"), first_token(tokenizer, "negative")
+        predictions = []
+        for text in evaluation[task.text_columns[0]]:
+            with torch.no_grad():
+                last = model(torch.tensor([ids(f"{text.strip()} very")])).logits[0, -1]
+            predictions.append(int(last[positive] > last[negative]))
+    elif task.heuristic == "threshold":
+        predictions = []
+        for text in evaluation[task.text_columns[0]]:
+            sentence = ids(text)
+            average = direct_logprob(model, sentence, 1) / (len(sentence) - 1)
+            # The threshold is one of the fitted scores (that sentence is below it): 1e-4 absorbs float noise.
+            predictions.append(int(average > result["threshold"] + 1e-4))
+    else:
+        contexts = zip(*(evaluation[c] for c in task.text_columns[: task.context_columns]))
+        answers = zip(*(evaluation[c] for c in task.text_columns[task.context_columns :]))
+        predictions = []
+        for context, options in zip(contexts, answers):
+            before = ids(" ".join(context))
+            scores = [direct_logprob(model, before + ids(o), len(before)) / len(ids(o)) for o in options]
+            predictions.append(int(np.argmax(scores)))
+    return metrics_by_hand(task, predictions, list(evaluation[task.label_column]))
+
+
+@pytest.fixture(scope="module")
+def wide_lm() -> tuple[GPT1ForCausalLM, GPT1Tokenizer]:
+    """The tiny LM with its weight matrices drawn wide (N(0, 0.5)): its next-token distribution depends on the
+    context, so the heuristics' predictions differ from text to text (the default init gives one class to all)."""
+    torch.manual_seed(0)
+    model = GPT1ForCausalLM(GPT1Config.from_preset("tiny", vocab_size=40478)).eval()
+    with torch.no_grad():
+        for weight in (p for p in model.parameters() if p.dim() == 2):
+            weight.normal_(0.0, 0.5)
+    return model, GPT1Tokenizer()
+
+
+SENTENCES = ["a warm , funny film", "dull and lifeless", "the plot never gets off the ground", "wholly winning",
+             "far too long", "a joy to watch from start to end", "flat"]  # fmt: skip
+HEURISTIC_DATA = {
+    "sst2": {"sentence": SENTENCES, "label": [1, 0, 0, 1, 0, 1, 0]},
+    "cola": {"sentence": ["She sang .", "Him saw she .", "Who did you say left ?", "Rocks the clear rode .",
+                          "The more you read , the less you know .", "The sailors rode the breeze .", "Sang she ."],
+             "label": [0, 1, 0, 0, 1, 1, 1]},  # not the grammar: a split this random LM's scores half follow
+    "story_cloze": {"story": [f"{s} . we went home ." for s in SENTENCES],
+                    "ending1": ["it was fun", "we slept all through the long night", "yes", "it rained", "no",
+                                "we laughed and laughed until we cried", "ok"],
+                    "ending2": ["we never went back to that place again", "good", "the end came", "fine", "we cried",
+                                "it was over", "nobody ever talked about it again"],
+                    "label": [0, 1, 1, 0, 1, 0, 1]},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(HEURISTIC_DATA))
+def test_each_heuristics_figures_by_hand(wide_lm, name):
+    """Seven examples given in memory (no data folder), the same rows as the training sentences CoLA's threshold is
+    fitted on: the reported metrics are the heuristic recomputed by hand, and predictions are not all one class."""
+    model, tokenizer = wide_lm
+    task = TASKS[name]
+    split = Dataset.from_dict(HEURISTIC_DATA[name])
+    result = zero_shot(model, tokenizer, task, data=DatasetDict({task.train_split: split, task.eval_split: split}))
+    expected = heuristic_by_hand(model, tokenizer, task, HEURISTIC_DATA[name], result)
+    assert result["metrics"] == pytest.approx(expected, abs=1e-6) and result["eval_examples"] == 7
+    assert 0 < expected["accuracy"] < 1 and expected["accuracy"] != pytest.approx(0.5)
+    if name == "cola":
+        assert expected["matthews_correlation"] > 0  # the threshold was fitted on these very sentences
+
+
 @pytest.mark.parametrize("name", ["sst2", "cola", "story_cloze"])
-def test_each_heuristic_scores_a_task(shared_data, lm, name):
+def test_each_heuristic_scores_a_task(sample_data, lm, name):
     model, tokenizer = lm
     task = TASKS[name]
-    result = zero_shot(model, tokenizer, task, shared_data, max_eval_samples=24, max_train_samples=24)
-    assert set(result["metrics"]) == set(task.metrics) and result["eval_examples"] == 24
-    assert all(-1.0 <= v <= 1.0 for v in result["metrics"].values())
+    result = zero_shot(model, tokenizer, task, sample_data, max_eval_samples=6, max_train_samples=8)
+    assert set(result["metrics"]) == set(task.metrics) and result["eval_examples"] == 6  # the sample's dev: 6 rows
+    evaluation = subsample(load_task_data(task, sample_data)[task.eval_split], 6).to_dict()  # the rows it scored
+    assert result["metrics"] == pytest.approx(heuristic_by_hand(model, tokenizer, task, evaluation, result), abs=1e-6)
     assert ("threshold" in result) == (name == "cola")
 
 
-def test_cli_writes_the_results_table(shared_data, tmp_path: Path, lm, capsys):
+def test_cli_writes_the_results_table(sample_data, tmp_path: Path, lm, capsys):
     model, tokenizer = lm
     model.save_pretrained(tmp_path / "lm")
     tokenizer.save_pretrained(tmp_path / "lm")
-    argv = ["--model_name_or_path", str(tmp_path / "lm"), "--data_dir", str(shared_data), "--tasks", "sst2",
+    argv = ["--model_name_or_path", str(tmp_path / "lm"), "--data_dir", str(sample_data), "--tasks", "sst2",
             "--max_eval_samples", "16", "--output_dir", str(tmp_path / "out")]  # fmt: skip
     assert main(argv) == 0
     assert "| sst2 (zero-shot) | sst2 | accuracy |" in capsys.readouterr().out
     runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
     assert runs[0]["heuristic"].startswith("text + ")
     with pytest.raises(ValueError, match="no zero-shot heuristic for task 'rte'"):
-        zero_shot(model, tokenizer, TASKS["rte"], shared_data, max_eval_samples=4)
+        zero_shot(model, tokenizer, TASKS["rte"], sample_data, max_eval_samples=4)
 
 
 # --- user mistakes at the command line: one `error:` line and exit 2, before any model or data is loaded -----------
@@ -159,7 +244,7 @@ def test_zero_shot_cli_refuses_user_mistakes(saved_lm, tmp_path: Path, capsys, e
 def test_race_is_scored_by_the_answer_given_passage_and_question(tmp_path, lm):
     """RACE's heuristic (Fig. 2 right): the option with the highest average token log-probability given the passage
     followed by the question; entailment tasks such as MNLI and SNLI have none."""
-    from tests.test_tasks import write_race
+    from tests.samples import write_race
 
     model, tokenizer = lm
     write_race(tmp_path / "RACE", per_level=2)
