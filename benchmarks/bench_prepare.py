@@ -15,9 +15,9 @@ import os
 import tempfile
 import time
 
-from gpt1.data import load_corpus
+from gpt1.data import load_corpus, load_corpus_tokenizer
 from gpt1.io import atomic_write_json
-from gpt1.prepared import load_tokenizer, prepare_corpus
+from gpt1.prepared import prepare_corpus
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default=None, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     corpus = load_corpus(args.dataset)
-    tokenizer = load_tokenizer(args.tokenizer_name)
+    tokenizer = load_corpus_tokenizer(args.tokenizer_name)
     results = {"dataset": args.dataset, "records": len(corpus), "cpu_count": os.cpu_count(), "runs": []}
     for num_proc in args.num_proc:
         with tempfile.TemporaryDirectory() as tmp:

@@ -5,8 +5,9 @@
     python benchmarks/bench_pretrain.py --preset tiny --steps 5    # CPU smoke run
 
 A step is what `gpt1.pretraining` does per micro-batch: forward with labels, backward, clip, fused AdamW, under
-bf16 autocast on GPU. MFU = FLOPs per token (6N + attention, `gpt1.pretraining.flops_per_token`) x tokens/s over the
-device's peak: the data-sheet bf16 figure and a measured bf16 matmul peak (the issue's target: >= 50% of the latter).
+bf16 autocast on GPU. MFU = FLOPs per token (6N + attention, `gpt1.throughput.flops_per_token`) x tokens/s over
+the device's peak: the data-sheet bf16 figure and a measured bf16 matmul peak (the issue's target: >= 50% of the
+latter).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from transformers import OpenAIGPTLMHeadModel
 
 from gpt1.convert import openai_gpt_config
 from gpt1.io import atomic_write_json
-from gpt1.pretraining import build_optimizer, flops_per_token, measure_matmul_flops, table_peak_flops
+from gpt1.pretraining import build_optimizer
+from gpt1.throughput import flops_per_token, measure_matmul_flops, table_peak_flops
 from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
 
 

@@ -8,7 +8,7 @@
 
 Each figure is written to the JSON file as soon as it is measured, so a part cut short by its time limit keeps
 what it had; a configuration that fails is recorded with its error instead of stopping the rest. MFU is training
-FLOPs per token (`gpt1.pretraining.flops_per_token`) x tokens/s over the bf16 peak, both the data-sheet figure and
+FLOPs per token (`gpt1.throughput.flops_per_token`) x tokens/s over the bf16 peak, both the data-sheet figure and
 a bf16 matmul measured on the device in the same run (the one the issue asks for).
 """
 
@@ -29,7 +29,8 @@ from transformers import OpenAIGPTLMHeadModel
 from gpt1.convert import openai_gpt_config
 from gpt1.io import atomic_write_text
 from gpt1.logging_utils import read_jsonl
-from gpt1.pretraining import build_optimizer, flops_per_token, measure_matmul_flops, table_peak_flops
+from gpt1.pretraining import build_optimizer
+from gpt1.throughput import flops_per_token, measure_matmul_flops, table_peak_flops
 from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
 
 TINY = os.environ.get("GPU_CHECK_TINY", "0") == "1"

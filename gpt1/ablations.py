@@ -11,35 +11,24 @@ Each setting is one `finetune` run with one thing changed:
         --max_train_samples 4000 --transfer_layers 0 2 4
 
 Every `scripts/finetune.py` flag (task, data, and every `TrainingArguments` one) applies to all the runs; each run
-is `dataclasses.replace` of the parsed arguments with its setting's change.
+is the parsed arguments with its setting's change (`AblationArguments.variants`, planned by `finetune_runs.plan_runs`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from transformers import TrainingArguments
-
 from .cli import user_error
-from .finetuning import (
-    FinetuneArguments,
-    FinetuneError,
-    PaperTrainingArguments,
-    check_arguments,
-    check_max_length,
-    finetune,
-    finetune_parser,
-    load_config_and_tokenizer,
-    parse_arguments,
-    resolve_task,
-)
-from .io import OutputDirError, check_output_dir
-from .results import PAPER_ABLATIONS, markdown_table, write_results
-from .tasks import TaskError, load_task_data
+from .finetune_args import FinetuneArguments, FinetuneError, PaperTrainingArguments, finetune_parser, parse_arguments
+from .finetune_runs import Plan, plan_runs, resolve_task
+from .finetuning import finetune_run
+from .io import OutputDirError
+from .results import markdown_table, write_results
+from .task_data import load_task_data
+from .task_errors import TaskError
+from .task_model import load_config_and_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +55,19 @@ class AblationArguments:
         default_factory=list, metadata={"help": "Fig. 2 left: a run per number of transferred blocks."}
     )
 
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.settings if s not in SETTINGS]
+        if unknown:
+            raise AblationError(f"unknown ablation setting(s) {unknown}; choose from {', '.join(SETTINGS)}")
+        if not self.settings and not self.transfer_layers:
+            raise AblationError("nothing to run: pass --settings and/or --transfer_layers")
+
+    def variants(self) -> dict[str, dict[str, Any]]:
+        """The grid's runs: each setting's name and its change to the shared `FinetuneArguments`."""
+        runs = {name: SETTINGS[name] for name in self.settings}
+        runs.update({f"transfer_{k}": {"n_transfer_layers": k} for k in self.transfer_layers})
+        return runs
+
 
 # The command line's defaults where they differ from `scripts/finetune.py`'s: SST-2, the fine-tuning tokens added
 # to a pretraining checkpoint, no checkpoints or evaluation during training (comparisons only: models not kept).
@@ -78,69 +80,39 @@ ABLATION_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _root(training_args: TrainingArguments) -> Path:
-    return Path(training_args.output_dir or ABLATION_DEFAULTS["output_dir"])
-
-
-def ablation_runs(
-    args: AblationArguments, finetune_args: FinetuneArguments, training_args: TrainingArguments
-) -> list[tuple[FinetuneArguments, TrainingArguments]]:
-    """One `(FinetuneArguments, TrainingArguments)` per setting: the shared ones with the setting's change, each
-    writing under `<output_dir>/<setting>` and named after it in the table."""
-    unknown = [s for s in args.settings if s not in SETTINGS]
-    if unknown:
-        raise AblationError(f"unknown ablation setting(s) {unknown}; choose from {', '.join(SETTINGS)}")
-    if not args.settings and not args.transfer_layers:
-        raise AblationError("nothing to run: pass --settings and/or --transfer_layers")
-    runs = {name: SETTINGS[name] for name in args.settings}
-    runs.update({f"transfer_{k}": {"n_transfer_layers": k} for k in args.transfer_layers})
-    root = _root(training_args)
-    return [
-        (
-            dataclasses.replace(finetune_args, **changes),
-            dataclasses.replace(training_args, output_dir=str(root / name), run_name=name),
-        )
-        for name, changes in runs.items()
-    ]
-
-
 def check_grid(
-    args: AblationArguments, finetune_args: FinetuneArguments, training_args: TrainingArguments
-) -> list[tuple[FinetuneArguments, TrainingArguments]]:
-    """The runs, once every option, the checkpoint, the task's data and the output folders are known to be usable.
+    args: AblationArguments, finetune_args: FinetuneArguments, training_args: PaperTrainingArguments
+) -> Plan:
+    """The grid's runs (`finetune_runs.plan_runs`: the shared arguments with each setting's change, in
+    `<output_dir>/<setting>`, named after it), once every option, the checkpoint, the task's data and the output
+    folders are known to be usable.
 
     A grid is hours of fine-tuning: a mistake that only the third run would meet is found before the first starts.
-    The checks are `finetune`'s own, applied to every run; the checkpoint and the data are read once.
+    The checkpoint and the data are read once.
     """
     if finetune_args.seeds and len(finetune_args.seeds) > 1:
         raise AblationError(
             f"--seeds {' '.join(map(str, finetune_args.seeds))}: the grid runs each setting once (--seed); run "
             "scripts/finetune.py --seeds for one setting's spread over seeds"
         )
-    runs = ablation_runs(args, finetune_args, training_args)
-    check_output_dir(_root(training_args), overwrite=True)  # named as given, before the per-setting folders under it
     task = resolve_task(finetune_args)
-    check_arguments(finetune_args, training_args)
-    check_max_length(finetune_args, task)
     config, _ = load_config_and_tokenizer(finetune_args, task)
     wrong = [k for k in args.transfer_layers if not 0 <= k <= config.n_layer]
     if wrong:
         raise AblationError(
             f"--transfer_layers must be block counts from 0 to {config.n_layer} (the model's n_layer), got {wrong[0]}"
         )
-    for run, run_training in runs:
-        check_arguments(run, run_training)
-        check_output_dir(run_training.output_dir, overwrite=True)
+    plan = plan_runs(finetune_args, training_args, args.variants(), ABLATION_DEFAULTS["output_dir"])
     data = load_task_data(task, finetune_args.data_dir)
-    if task.train_split not in data:
+    if task.source.train_split not in data:
         raise AblationError(f"task {task.name!r} has no training split here (only {list(data)}): nothing to fine-tune")
-    return runs
+    return plan
 
 
 def run_ablations(
     args: AblationArguments,
     finetune_args: FinetuneArguments,
-    training_args: TrainingArguments | None = None,
+    training_args: PaperTrainingArguments | None = None,
 ) -> list[dict[str, Any]]:
     """Fine-tune every setting, then write `<output_dir>/ablations.{json,md}` with Table 5's figures beside ours.
 
@@ -149,14 +121,16 @@ def run_ablations(
     if training_args is None:
         defaults = {k: v for k, v in ABLATION_DEFAULTS.items() if k in ("output_dir", "save_strategy", "eval_strategy")}
         training_args = PaperTrainingArguments(**defaults)
+    plan = check_grid(args, finetune_args, training_args)
     results = []
-    for run, run_training in check_grid(args, finetune_args, training_args):
-        logger.info("ablation %s", run_training.run_name)
-        result = finetune(run, run_training)
-        result["paper"] = PAPER_ABLATIONS.get(run_training.run_name, {}).get(result["task"])
+    for group in plan.groups:
+        logger.info("ablation %s", group.name)
+        run = group.runs[0]  # one seed: the grid refuses several
+        result = finetune_run(run)
+        result["paper"] = run.task.paper.ablation(group.name) if run.task.paper is not None else None
         results.append(result)
         # Rewritten after each run, so an interrupted grid still leaves a table of what finished.
-        write_results(_root(training_args), results, title=f"Ablations: {result['task']}", name="ablations")
+        write_results(plan.root, results, title=f"Ablations: {result['task']}", name="ablations")
     return results
 
 
@@ -184,7 +158,6 @@ __all__ = [
     "SETTINGS",
     "AblationArguments",
     "AblationError",
-    "ablation_runs",
     "check_grid",
     "main",
     "run_ablations",

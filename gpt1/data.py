@@ -8,7 +8,9 @@ As in the paper, the model is trained on contiguous runs of `block_size` tokens 
     splits = split_blocks(blocks, validation_fraction=0.01, seed=0)  # DatasetDict: train / validation
 
 Tokenisation runs through `datasets.map` (batched, optionally in several processes) and is cached next to the
-corpus's Arrow files, so a second run over the same corpus with the same tokenizer starts at once.
+corpus's Arrow files, so a second run over the same corpus with the same tokenizer starts at once. The commands name a
+corpus with `CorpusArguments` (read by `load_corpus_of`) and its tokenizer with `load_corpus_tokenizer`;
+`StreamedCorpus` packs a corpus by the same rule as it is read.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import itertools
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,11 @@ from datasets import (
     concatenate_datasets,
     load_dataset,
 )
+from transformers import AutoTokenizer
+
+from tokenization import GPT1Tokenizer
+
+from .hub import load_tokenizer
 
 # File suffix -> the `datasets` builder that reads it.
 BUILDERS: dict[str, str] = {
@@ -147,22 +154,11 @@ def load_corpus(
             ) from e
         parts, groups = [_text_column(corpus, text_column, str(source))], {}
     else:
-        parts = []
         groups = _drop_empty_files(resolve_corpus_files(source), source)
-        for builder, files in groups.items():
-            kwargs: dict[str, Any] = {"sample_by": "paragraph"} if builder == "text" else {}
-            try:
-                data = load_dataset(
-                    builder, data_files=files, split="train", cache_dir=cache_dir, streaming=streaming, **kwargs
-                )
-            except Exception as e:  # malformed JSON, unreadable parquet, bad encoding: find the file and the line
-                raise _unreadable({builder: files}, e) from e
-            if builder == "text":
-                if unwrap_lines:
-                    data = data.map(_unwrap, batched=True, **_desc(data, "joining wrapped lines"))
-                parts.append(data)
-            else:
-                parts.append(_text_column(data, text_column, ", ".join(files[:3])))
+        parts = [
+            _load_files(builder, files, text_column, unwrap_lines, cache_dir, streaming)
+            for builder, files in groups.items()
+        ]
     corpus = concatenate_datasets(parts) if len(parts) > 1 else parts[0]
     try:
         corpus = corpus.filter(
@@ -179,23 +175,83 @@ def load_corpus(
     return corpus
 
 
+def _load_files(
+    builder: str, files: list[str], text_column: str, unwrap_lines: bool, cache_dir: str | None, streaming: bool
+) -> Dataset | IterableDataset:
+    """The `text` records of local files read by one `datasets` builder (`load_corpus`)."""
+    kwargs: dict[str, Any] = {"sample_by": "paragraph"} if builder == "text" else {}
+    try:
+        data = load_dataset(
+            builder, data_files=files, split="train", cache_dir=cache_dir, streaming=streaming, **kwargs
+        )
+    except Exception as e:  # malformed JSON, unreadable parquet, bad encoding: find the file and the line
+        raise _unreadable({builder: files}, e) from e
+    if builder != "text":
+        return _text_column(data, text_column, ", ".join(files[:3]))
+    return data.map(_unwrap, batched=True, **_desc(data, "joining wrapped lines")) if unwrap_lines else data
+
+
+# --- the corpus options of the commands ----------------------------------------------------------------------------
+
+
+@dataclass
+class CorpusArguments:
+    """Where a corpus is and how it is read and tokenised: the options `scripts/pretrain.py` and
+    `scripts/prepare_corpus.py` share (each parser takes this dataclass beside its own)."""
+
+    _argument_group_name = "corpus"  # the heading of these options in --help
+
+    dataset: str | None = field(
+        default=None,
+        metadata={
+            "help": "Corpus: a file, folder, glob (.txt, .json/.jsonl, .parquet) or a Hub dataset name; for "
+            "pretraining also a prepared corpus folder (scripts/prepare_corpus.py). Required, except by "
+            "pretraining's demo recipe (the bundled books)."
+        },
+    )
+    dataset_config: str | None = field(default=None, metadata={"help": "Config name of a Hub dataset."})
+    text_column: str = field(default="text", metadata={"help": "Column holding the text in JSON/parquet/Hub data."})
+    unwrap_lines: bool = field(
+        default=True, metadata={"help": "Join hard-wrapped lines inside a paragraph of plain text (off for verse)."}
+    )
+    cache_dir: str | None = field(default=None, metadata={"help": "datasets cache folder."})
+    preprocessing_num_workers: int | None = field(
+        default=None,
+        metadata={"help": "Processes tokenising in parallel (default: one).", "aliases": ["--num_proc", "--num-proc"]},
+    )
+
+    def problems(self) -> list[str]:
+        """What is wrong with these options, whatever the command (each command adds its own checks)."""
+        workers = self.preprocessing_num_workers
+        if workers is not None and workers < 1:
+            return [f"--preprocessing_num_workers (--num_proc) must be a positive integer, got {workers}"]
+        return []
+
+
+def load_corpus_of(options: CorpusArguments, streaming: bool = False) -> Dataset | IterableDataset:
+    """`load_corpus` of the corpus `options` name (`options.dataset` must be set)."""
+    return load_corpus(
+        options.dataset,
+        text_column=options.text_column,
+        dataset_config=options.dataset_config,
+        unwrap_lines=options.unwrap_lines,
+        cache_dir=options.cache_dir,
+        streaming=streaming,
+    )
+
+
+def load_corpus_tokenizer(name_or_path: str | None) -> Any:
+    """The tokenizer a corpus is tokenised with: any tokenizer in a folder or Hub repo (`hub.load_tokenizer`), or
+    (None) the bundled GPT-1 one."""
+    if name_or_path is None:
+        return GPT1Tokenizer()
+    return load_tokenizer(name_or_path, tokenizer_class=AutoTokenizer)
+
+
 # --- why a corpus file cannot be read ---------------------------------------------------------------------------
 # `datasets` reports a bad file as "An error occurred while generating the dataset", without the file or the line.
 # Only after a load has failed are the files scanned (streaming, stopping at the first fault), so a good corpus is
 # read once.
-
-
-def load_corpus_of(args: Any, streaming: bool = False) -> Dataset | IterableDataset:
-    """`load_corpus` with the corpus options of a command's arguments (`dataset`, `dataset_config`, `text_column`,
-    `unwrap_lines`, `cache_dir`: the fields `PretrainArguments` and `PrepareArguments` both declare)."""
-    return load_corpus(
-        args.dataset,
-        text_column=args.text_column,
-        dataset_config=args.dataset_config,
-        unwrap_lines=args.unwrap_lines,
-        cache_dir=args.cache_dir,
-        streaming=streaming,
-    )
 
 
 def _drop_empty_files(groups: dict[str, list[str]], source: Any) -> dict[str, list[str]]:
@@ -466,35 +522,15 @@ class StreamedCorpus:
                 yield torch.tensor([buffers[shard].popleft() for _ in range(batch_size)])
 
 
-def build_pretraining_data(
-    source: str | Path | Sequence[str | Path],
-    tokenizer: Any,
-    block_size: int,
-    *,
-    text_column: str = "text",
-    dataset_config: str | None = None,
-    validation_fraction: float = 0.01,
-    seed: int = 0,
-    unwrap_lines: bool = True,
-    num_proc: int | None = None,
-    cache_dir: str | None = None,
-) -> DatasetDict:
-    """`load_corpus` -> `pack_corpus` -> `split_blocks`: train and validation blocks of `block_size` tokens."""
-    corpus = load_corpus(
-        source, text_column=text_column, dataset_config=dataset_config, unwrap_lines=unwrap_lines, cache_dir=cache_dir
-    )
-    blocks = pack_corpus(corpus, tokenizer, block_size, num_proc=num_proc)
-    return split_blocks(blocks, validation_fraction, seed)
-
-
 __all__ = [
     "BUILDERS",
     "PACK_BATCH",
     "CorpusError",
+    "CorpusArguments",
     "StreamedCorpus",
-    "build_pretraining_data",
     "load_corpus",
     "load_corpus_of",
+    "load_corpus_tokenizer",
     "pack_corpus",
     "pack_texts",
     "resolve_corpus_files",

@@ -157,11 +157,12 @@ def _from_run(run: Any) -> Any:
         task = get_task(run["task"])
     except ValueError:  # a custom task: the caller says what the data was
         return {"metrics": run["metrics"]}
-    path, config = task.hub or (task.name, None)
+    path, config = task.source.hub or (task.name, None)
+    split = task.source.eval_split
     dataset = {"type": path, "name": f"{path.split('/')[-1].upper()} {config.upper()}" if config else task.name}
-    dataset |= {"config": config, "split": task.eval_split} if config else {"split": task.eval_split}
+    dataset |= {"config": config, "split": split} if config else {"split": split}
     return {
-        "task": {"type": task.transformation.card_task, "name": task.name},
+        "task": {"type": task.transform.card_task, "name": task.name},
         "dataset": dataset,
         "metrics": run["metrics"],
     }

@@ -27,26 +27,24 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import AutoTokenizer, HfArgumentParser
-
-from tokenization import GPT1Tokenizer
+from transformers import HfArgumentParser
 
 from .cli import user_error
-from .data import PACK_BATCH, CorpusError, check_block_size, load_corpus_of, pack_texts, split_indices
+from .data import (
+    PACK_BATCH,
+    CorpusArguments,
+    CorpusError,
+    check_block_size,
+    load_corpus_of,
+    load_corpus_tokenizer,
+    pack_texts,
+    split_indices,
+)
 from .hub import HubError, MissingTokenizerError
-from .hub import load_tokenizer as load_saved_tokenizer
 from .io import OutputDirError, atomic_directory, atomic_write_json, check_output_dir, is_partial
 
 FORMAT = "gpt1-prepared-corpus/1"
 META, TOKENS, TOKENIZER = "prepared.json", "tokens.bin", "tokenizer"
-
-
-def load_tokenizer(name_or_path: str | None) -> Any:
-    """The tokenizer to pretrain with: any tokenizer in a folder or Hub repo (`gpt1.hub.load_tokenizer`), or (None)
-    the bundled GPT-1 one."""
-    if name_or_path is None:
-        return GPT1Tokenizer()
-    return load_saved_tokenizer(name_or_path, tokenizer_class=AutoTokenizer)
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -222,21 +220,13 @@ def _link_or_copy(source: str | Path, target: str | Path) -> None:
 
 @dataclass
 class PrepareArguments:
-    """Options of `scripts/prepare_corpus.py`."""
+    """Options of `scripts/prepare_corpus.py` besides the corpus's own (`data.CorpusArguments`)."""
 
-    dataset: str = field(metadata={"help": "Corpus: a file, folder, glob (.txt, .json/.jsonl, .parquet) or Hub name."})
     output_dir: str = field(metadata={"help": "The prepared corpus folder to write."})
     block_size: int = field(default=512, metadata={"help": "Tokens per block: the runs' --block_size."})
     tokenizer_name: str | None = field(
         default=None, metadata={"help": "Tokenizer folder or Hub name; default: the bundled GPT-1 BPE tokenizer."}
     )
-    dataset_config: str | None = field(default=None, metadata={"help": "Config name of a Hub dataset."})
-    text_column: str = field(default="text", metadata={"help": "Column holding the text in JSON/parquet/Hub data."})
-    unwrap_lines: bool = field(
-        default=True, metadata={"help": "Join hard-wrapped lines inside a paragraph of plain text (off for verse)."}
-    )
-    num_proc: int = field(default=1, metadata={"help": "Processes tokenising in parallel."})
-    cache_dir: str | None = field(default=None, metadata={"help": "datasets cache folder."})
     overwrite_output_dir: bool = field(
         default=False,
         metadata={"help": "Write into a non-empty output_dir: a prepared corpus there is replaced, other files kept."},
@@ -245,24 +235,28 @@ class PrepareArguments:
 
 def main(argv: list[str] | None = None) -> int:
     """`scripts/prepare_corpus.py`: write a prepared corpus and print its size. Bad input exits 2 with one line."""
-    (args,) = HfArgumentParser(PrepareArguments, description=__doc__.split("\n\n")[0]).parse_args_into_dataclasses(
-        args=argv
-    )
+    parser = HfArgumentParser((CorpusArguments, PrepareArguments), description=__doc__.split("\n\n")[0])
+    corpus, args = parser.parse_args_into_dataclasses(args=argv)
     try:
-        if args.num_proc < 1:
-            raise CorpusError(f"--num_proc must be a positive integer, got {args.num_proc}")
+        problems = corpus.problems() + ([] if corpus.dataset else ["--dataset is required: the corpus to prepare"])
+        if problems:
+            raise CorpusError("; ".join(problems))
         check_output_dir(args.output_dir, args.overwrite_output_dir)
-        corpus = load_corpus_of(args)
-        tokenizer = load_tokenizer(args.tokenizer_name)
+        num_proc = corpus.preprocessing_num_workers or 1
         prepared = prepare_corpus(
-            corpus, tokenizer, args.block_size, args.output_dir, num_proc=args.num_proc, source=args.dataset
+            load_corpus_of(corpus),
+            load_corpus_tokenizer(args.tokenizer_name),
+            args.block_size,
+            args.output_dir,
+            num_proc=num_proc,
+            source=corpus.dataset,
         )
     except (CorpusError, OutputDirError, HubError, MissingTokenizerError) as e:
         return user_error(e)
     meta = prepared.meta
     print(
-        f"{prepared.n_blocks} blocks of {prepared.block_size} {prepared.dtype} tokens from {meta['text_bytes'] / 1e6:.1f}"
-        f" MB of text in {meta['seconds']:.1f} s -> {prepared.path}"
+        f"{prepared.n_blocks} blocks of {prepared.block_size} {prepared.dtype} tokens from "
+        f"{meta['text_bytes'] / 1e6:.1f} MB of text in {meta['seconds']:.1f} s -> {prepared.path}"
     )
     return 0
 
@@ -272,7 +266,6 @@ __all__ = [
     "PreparedCorpus",
     "TokenBlocks",
     "is_prepared",
-    "load_tokenizer",
     "main",
     "open_prepared",
     "prepare_corpus",

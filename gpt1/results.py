@@ -9,13 +9,6 @@ from typing import Any
 
 from .io import atomic_write_json, atomic_write_text
 
-# Table 5 of the paper (GLUE dev/test as reported there), for the ablation settings that have a figure.
-PAPER_ABLATIONS: dict[str, dict[str, float]] = {
-    "full": {"cola": 45.4, "sst2": 91.3, "mrpc": 82.3, "stsb": 82.0, "qnli": 88.1, "rte": 56.0},
-    "no_pretraining": {"cola": 18.9, "sst2": 84.0, "mrpc": 79.4, "stsb": 30.9, "qnli": 71.2, "rte": 53.8},
-    "no_aux_lm": {"cola": 47.9, "sst2": 92.0, "mrpc": 84.9, "stsb": 83.2, "qnli": 86.9, "rte": 54.4},
-}
-
 
 def percent(value: float | None) -> str:
     """A 0..1 score as the paper prints it (`91.3`), or `-` when there is none."""
@@ -125,7 +118,6 @@ def write_seed_summary(output_dir: str | Path, summary: dict[str, Any]) -> tuple
 
 
 __all__ = [
-    "PAPER_ABLATIONS",
     "markdown_table",
     "percent",
     "result_row",

@@ -37,7 +37,9 @@ from .hub import HubError, MissingTokenizerError, hub_errors, is_local_path, loa
 from .io import OutputDirError, check_output_dir
 from .metrics import load_metric
 from .results import markdown_table, write_results
-from .tasks import TASKS, TaskError, TaskSpec, get_task, load_task_data, subsample
+from .task_data import load_task_data, subsample
+from .task_errors import TaskError
+from .tasks import TASKS, TaskSpec, get_task
 
 logger = logging.getLogger(__name__)
 
@@ -163,19 +165,19 @@ Scored = tuple[np.ndarray, str, dict[str, Any]]  # predictions, the heuristic in
 
 def very_heuristic(model, tokenizer, task: TaskSpec, data: DatasetDict, evaluation: dict, **kw: Any) -> Scored:
     """SST-2: the text followed by "very", then p("positive") against p("negative") as the next token."""
-    texts = [f"{t.strip()} very" for t in evaluation[task.text_columns[0]]]
+    texts = [f"{t.strip()} very" for t in evaluation[task.columns.text[0]]]
     logprobs = next_token_logprobs(model, tokenizer, texts, ["negative", "positive"], kw["batch_size"])
     return logprobs.argmax(-1), 'text + "very": p("positive") vs p("negative") as the next token', {}
 
 
 def threshold_heuristic(model, tokenizer, task: TaskSpec, data: DatasetDict, evaluation: dict, **kw: Any) -> Scored:
     """CoLA: the average token log-probability above a threshold fitted (Matthews correlation) on training rows."""
-    if task.train_split not in data:
+    if task.source.train_split not in data:
         raise ZeroShotError(f"the {task.name} heuristic fits its threshold on training sentences: no train split")
-    train = subsample(data[task.train_split], kw["max_train_samples"]).to_dict()
-    text = task.text_columns[0]
+    train = subsample(data[task.source.train_split], kw["max_train_samples"]).to_dict()
+    text = task.columns.text[0]
     threshold = best_threshold(
-        sentence_scores(model, tokenizer, train[text], kw["batch_size"]), np.array(train[task.label_column])
+        sentence_scores(model, tokenizer, train[text], kw["batch_size"]), np.array(train[task.columns.label])
     )
     scores = sentence_scores(model, tokenizer, evaluation[text], kw["batch_size"])
     heuristic = "average token log-probability above a threshold fitted on training sentences"
@@ -185,9 +187,10 @@ def threshold_heuristic(model, tokenizer, task: TaskSpec, data: DatasetDict, eva
 def answer_heuristic(model, tokenizer, task: TaskSpec, data: DatasetDict, evaluation: dict, **kw: Any) -> Scored:
     """Multiple choice: the answer with the highest average token log-probability given the context (its context
     columns joined by spaces: RACE's passage then question, so the question sits right before the answer)."""
-    context_columns = task.text_columns[: task.context_columns]
+    texts, context = task.columns.text, task.columns.context
+    context_columns, answer_columns = texts[:context], texts[context:]
     contexts = [" ".join(parts) for parts in zip(*(evaluation[c] for c in context_columns))]
-    choices = list(zip(*(evaluation[a] for a in task.text_columns[task.context_columns :])))
+    choices = list(zip(*(evaluation[a] for a in answer_columns)))
     preds = multiple_choice_scores(model, tokenizer, contexts, choices, kw["batch_size"]).argmax(-1)
     return preds, "highest average log-probability of the answer given the context", {}
 
@@ -212,13 +215,13 @@ def zero_shot(
     if task.heuristic not in HEURISTICS:
         raise ZeroShotError(_no_heuristic(task))
     data = load_task_data(task, data_dir) if data is None else data
-    evaluation = subsample(data[task.eval_split], max_eval_samples).to_dict()  # plain lists, columnar
-    labels = np.array(evaluation[task.label_column])
+    evaluation = subsample(data[task.source.eval_split], max_eval_samples).to_dict()  # plain lists, columnar
+    labels = np.array(evaluation[task.columns.label])
     preds, heuristic, details = HEURISTICS[task.heuristic](
         model, tokenizer, task, data, evaluation, batch_size=batch_size, max_train_samples=max_train_samples
     )
     metrics: dict[str, float] = {}
-    for name in task.metrics:
+    for name in task.scoring.metrics:
         metrics.update(load_metric(name).compute(predictions=preds, references=labels))
     return {
         "run": f"{task.name} (zero-shot)",
@@ -252,7 +255,7 @@ def _no_heuristic(task: TaskSpec) -> str:
     return f"no zero-shot heuristic for task {task.name!r}; have {', '.join(ZERO_SHOT_TASKS)}"
 
 
-def check_arguments(args: ZeroShotArguments) -> list[TaskSpec]:
+def check_zero_shot_arguments(args: ZeroShotArguments) -> list[TaskSpec]:
     """The tasks to score, once the options are known to be usable; before any model or data is read."""
     try:
         tasks = [get_task(name) for name in args.tasks]
@@ -315,7 +318,7 @@ def load_language_model(name: str) -> tuple[GPT1ForCausalLM, GPT1Tokenizer]:
 
 def run(args: ZeroShotArguments) -> list[dict[str, Any]]:
     """Check everything the user gave, then score every task and write `results.json` / `results.md`."""
-    tasks = check_arguments(args)
+    tasks = check_zero_shot_arguments(args)
     data = {task.name: load_task(task, args.data_dir) for task in tasks}  # before the model: cheaper to fail on
     model, tokenizer = load_language_model(args.model_name_or_path)
     runs = []
@@ -354,7 +357,7 @@ __all__ = [
     "ZeroShotArguments",
     "ZeroShotError",
     "best_threshold",
-    "check_arguments",
+    "check_zero_shot_arguments",
     "check_model_location",
     "continuation_logprobs",
     "load_language_model",

@@ -555,9 +555,9 @@ def check_choice_shapes(
     shape: torch.Size,
     mc_token_ids: torch.Tensor | None,
     mc_labels: torch.Tensor | None,
-    attention_mask: torch.Tensor | None,
 ) -> None:
-    """Name the mismatch in multiple-choice inputs instead of failing later inside a gather or the loss."""
+    """Name the mismatch in multiple-choice inputs instead of failing later inside a gather or the loss (the
+    attention mask's shape is the decoder's to check, `GPT1Model._check_inputs`)."""
     if len(shape) != 3:
         raise ValueError(f"multiple-choice input_ids must be (batch, num_choices, seq), got shape {tuple(shape)}")
     if mc_token_ids is not None and tuple(mc_token_ids.shape) != tuple(shape[:2]):
@@ -570,8 +570,6 @@ def check_choice_shapes(
             raise ValueError(f"choice labels have shape {tuple(mc_labels.shape)}, expected (batch,) = ({shape[0]},)")
         if not torch.compiler.is_compiling() and ((mc_labels < 0) | (mc_labels >= shape[1])).any():
             raise ValueError(f"choice labels must index one of the {shape[1]} choices, got {mc_labels.tolist()}")
-    if attention_mask is not None and attention_mask.dim() < 4 and tuple(attention_mask.shape) != tuple(shape):
-        raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids has {tuple(shape)}")
 
 
 class GPT1ChoiceHead(nn.Module):
@@ -618,7 +616,8 @@ class GPT1ClassifierBase(GPT1PreTrainedModel):
         """Run the decoder; return the final hidden states at the classification tokens, `(B, k, C)` for
         `(B, k, T)` inputs, together with all hidden states and the decoder output."""
         shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:-1]
-        if attention_mask is not None and tuple(attention_mask.shape) != tuple(shape):
+        # The decoder checks the mask's sizes; a head also reads it per sequence, so it takes no 4-D mask.
+        if attention_mask is not None and attention_mask.dim() != len(shape):
             raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids has {tuple(shape)}")
         out = self.transformer(
             input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds, use_cache=False, **kwargs
@@ -692,7 +691,7 @@ class GPT1DoubleHeads(GPT1ClassifierBase, GPT1GenerationMixin):
         shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:-1]
         multiple_choice = len(shape) == 3 or mc_token_ids is not None or mc_labels is not None
         if multiple_choice:
-            check_choice_shapes(shape, mc_token_ids, mc_labels, attention_mask)
+            check_choice_shapes(shape, mc_token_ids, mc_labels)
         out = self.transformer(
             input_ids,
             cache=cache_argument(cache, kwargs),
@@ -808,7 +807,7 @@ class GPT1ForMultipleChoice(GPT1ClassifierBase):
             cls_index: `(batch, num_choices)` positions of the classification tokens; found when omitted.
         """
         shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:-1]
-        check_choice_shapes(shape, cls_index, labels, attention_mask)
+        check_choice_shapes(shape, cls_index, labels)
         features, hidden_states, out = self._classify(input_ids, attention_mask, inputs_embeds, cls_index, kwargs)
         logits = self.multiple_choice_head(features).squeeze(-1)  # (B, nc)
         task_loss = F.cross_entropy(logits, labels) if labels is not None else None

@@ -3,4 +3,5 @@
 
 from gpt1.convert import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -16,14 +16,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gpt1.finetuning import FinetuneArguments, PaperTrainingArguments, finetune
-from gpt1.pretraining import DEMO_CORPUS, PretrainArguments, pretrain
+from gpt1.data import CorpusArguments
+from gpt1.finetune_args import FinetuneArguments, PaperTrainingArguments
+from gpt1.finetuning import finetune
+from gpt1.pretraining import pretrain
+from gpt1.pretraining_args import DEMO_CORPUS, PretrainArguments
 from gpt1.results import write_results
 
 # `--smoke_test`: the same three stages in seconds, to check an install or the pipeline (its figures mean nothing): a
 # tiny model pretrained for a few updates on one bundled book, fine-tuned on slices of the sample.
+SMOKE_CORPUS = CorpusArguments(dataset=str(DEMO_CORPUS / "carroll_through_the_looking_glass.txt"))
 SMOKE_PRETRAIN: dict[str, Any] = dict(
-    dataset=str(DEMO_CORPUS / "carroll_through_the_looking_glass.txt"),
     model_preset="tiny",
     vocab_size=300,
     block_size=32,
@@ -40,10 +43,12 @@ SMOKE_FINETUNE: dict[str, Any] = dict(max_train_samples=32, max_eval_samples=32,
 SMOKE_TRAINER: dict[str, Any] = dict(num_train_epochs=1, per_device_train_batch_size=8, per_device_eval_batch_size=32)
 
 
-def pretrain_arguments(out: Path, smoke_test: bool = False) -> PretrainArguments:
-    """Stage 1: the `demo` recipe of `scripts/pretrain.py` into `out/pretrain` (replacing an earlier demo's)."""
+def pretrain_arguments(out: Path, smoke_test: bool = False) -> tuple[PretrainArguments, CorpusArguments]:
+    """Stage 1: the `demo` recipe of `scripts/pretrain.py` into `out/pretrain` (replacing an earlier demo's), on the
+    recipe's corpus (or, for the smoke test, one book)."""
     smoke = SMOKE_PRETRAIN if smoke_test else {}
-    return PretrainArguments(output_dir=str(out / "pretrain"), overwrite_output_dir=True, **smoke)
+    args = PretrainArguments(output_dir=str(out / "pretrain"), overwrite_output_dir=True, **smoke)
+    return args, SMOKE_CORPUS if smoke_test else CorpusArguments()
 
 
 def finetune_arguments(
@@ -86,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
 
     print("== 1/3 generative pretraining on the bundled books ==", flush=True)
-    model_dir = pretrain(pretrain_arguments(out, args.smoke_test))
+    model_dir = pretrain(*pretrain_arguments(out, args.smoke_test))
 
     print("\n== 2/3 fine-tuning on the bundled sentiment sample ==", flush=True)
     runs = [finetune(*run) for run in finetune_arguments(out, model_dir, args.skip_baseline, args.smoke_test)]

@@ -3,4 +3,5 @@ reads without tokenising again: `python scripts/prepare_corpus.py --help`."""
 
 from gpt1.prepared import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -10,14 +10,15 @@ from transformers import HfArgumentParser
 
 from gpt1.ablations import AblationArguments, run_ablations
 from gpt1.ablations import main as ablations_main
-from gpt1.finetuning import FinetuneArguments, PaperTrainingArguments
+from gpt1.finetune_args import FinetuneArguments, PaperTrainingArguments
 from tests.conftest import cli_error
 from tests.test_finetuning import split_args
 
 
 def test_ablation_runs_are_the_parsed_arguments_with_one_change(tmp_path):
     """Every fine-tuning and Trainer flag reaches every run of the grid; each run changes only its setting."""
-    from gpt1.ablations import ABLATION_DEFAULTS, ablation_runs
+    from gpt1.ablations import ABLATION_DEFAULTS
+    from gpt1.finetune_runs import plan_runs
 
     parser = HfArgumentParser((AblationArguments, FinetuneArguments, PaperTrainingArguments))
     parser.set_defaults(**ABLATION_DEFAULTS)
@@ -26,9 +27,11 @@ def test_ablation_runs_are_the_parsed_arguments_with_one_change(tmp_path):
     grid, finetune_args, training_args = parser.parse_args_into_dataclasses(args=argv)
     assert finetune_args.task == "sst2" and finetune_args.add_special_tokens
     assert training_args.save_strategy == "no" and training_args.eval_strategy == "no"
-    runs = ablation_runs(grid, finetune_args, training_args)
+    plan = plan_runs(finetune_args, training_args, grid.variants(), ABLATION_DEFAULTS["output_dir"])
+    runs = [(group.runs[0].args, group.runs[0].training_args) for group in plan.groups]
     names = [t.run_name for _, t in runs]
-    assert names == ["full", "no_aux_lm", "no_pretraining", "transfer_1"]
+    assert names == [group.name for group in plan.groups] == ["full", "no_aux_lm", "no_pretraining", "transfer_1"]
+    assert plan.root == tmp_path and all(len(group.runs) == 1 for group in plan.groups)
     for (run, run_training), name in zip(runs, names):
         assert run_training.output_dir == str(tmp_path / name)
         assert run_training.gradient_accumulation_steps == 2 and run_training.learning_rate == 1e-4
@@ -79,3 +82,20 @@ def test_ablations_cli_refuses_user_mistakes_before_the_first_run(tiny_lm, tmp_p
     base += ["--output_dir", str(tmp_path / "out")]  # a later flag wins: `extra` overrides these
     assert re.search(message, cli_error(ablations_main, [*base, *extra], capsys))
     assert not (tmp_path / "out").exists()
+
+
+def test_one_seed_is_the_seed_of_every_setting(tmp_path):
+    """`--seeds 7` in a grid is `--seed 7` for every setting, as in `scripts/finetune.py` (it used to be ignored:
+    the runs took `--seed`'s default)."""
+    from gpt1.ablations import ABLATION_DEFAULTS
+    from gpt1.finetune_runs import plan_runs
+
+    parser = HfArgumentParser((AblationArguments, FinetuneArguments, PaperTrainingArguments))
+    parser.set_defaults(**ABLATION_DEFAULTS)
+    argv = ["--output_dir", str(tmp_path), "--settings", "full", "no_aux_lm", "--seeds", "7"]
+    grid, finetune_args, training_args = parser.parse_args_into_dataclasses(args=argv)
+    plan = plan_runs(finetune_args, training_args, grid.variants(), ABLATION_DEFAULTS["output_dir"])
+    assert [(g.name, [r.training_args.seed for r in g.runs]) for g in plan.groups] == [
+        ("full", [7]),
+        ("no_aux_lm", [7]),
+    ]

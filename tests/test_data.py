@@ -11,7 +11,7 @@ from datasets import Dataset
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from gpt1.data import CorpusError, build_pretraining_data, load_corpus, pack_corpus, resolve_corpus_files, split_blocks
+from gpt1.data import CorpusError, load_corpus, pack_corpus, resolve_corpus_files, split_blocks
 from gpt1.pretraining import main as pretrain_main
 from tests.conftest import SHARED_DATA, needs_shared
 
@@ -168,7 +168,7 @@ def test_packing_is_the_contiguous_token_stream(tokenizer: PreTrainedTokenizerFa
 def test_corpus_smaller_than_one_block(tmp_path: Path, tokenizer: PreTrainedTokenizerFast) -> None:
     (tmp_path / "short.txt").write_text("Only a few words here.\n")
     with pytest.raises(CorpusError, match=r"smaller than one block: \d+ tokens in 1 records.*block_size=64"):
-        build_pretraining_data(tmp_path / "short.txt", tokenizer, 64)
+        pack_corpus(load_corpus(tmp_path / "short.txt"), tokenizer, 64)
 
 
 def test_split_is_seeded_disjoint_and_needs_two_blocks(tokenizer: PreTrainedTokenizerFast) -> None:
@@ -289,7 +289,8 @@ def test_prepare_corpus_command_answers_mistakes_in_one_line(tmp_path: Path, cap
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")
     assert "is not empty" in fails("--dataset", str(BOOK), "--output_dir", str(tmp_path / "full"))
-    assert "--num_proc must be a positive integer" in fails(
+    assert "--preprocessing_num_workers (--num_proc) must be a positive integer, got 0" in fails(
         "--dataset", str(BOOK), "--output_dir", str(tmp_path / "b"), "--num_proc", "0"
     )
-    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    assert "--dataset is required" in fails("--output_dir", str(tmp_path / "c"))
+    assert not any((tmp_path / name).exists() for name in "abc")

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
-from gpt1.finetuning import FinetuneArguments
+from gpt1.data import CorpusArguments
+from gpt1.finetune_args import FinetuneArguments
 from gpt1.logging_utils import read_jsonl
-from gpt1.pretraining import DEMO_CORPUS, PretrainArguments
+from gpt1.pretraining_args import DEMO_CORPUS, PretrainArguments, resolve_arguments
 from gpt1.results import percent
 
 DEMO = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "demo.py"))  # its functions, not run
@@ -24,10 +25,11 @@ def test_the_default_runs_are_the_demo_recipe(tmp_path: Path) -> None:
     """Without `--smoke_test`: the bundled recipe (mini model, 4,096-token vocabulary learnt on the four bundled
     books, 600 updates within 4 minutes), then the whole sentiment sample at lr 5e-4 for the paper's 3 epochs,
     from the pretrained model and from random init."""
-    pretraining = DEMO["pretrain_arguments"](tmp_path)
+    pretraining, corpus = DEMO["pretrain_arguments"](tmp_path)
     assert pretraining == PretrainArguments(output_dir=str(tmp_path / "pretrain"), overwrite_output_dir=True)
-    recipe = pretraining.resolved()
-    assert (recipe.recipe, recipe.dataset, recipe.model_preset, recipe.vocab_size) == ("demo", str(DEMO_CORPUS),
+    assert corpus == CorpusArguments()
+    recipe, corpus = resolve_arguments(pretraining, corpus)
+    assert (recipe.recipe, corpus.dataset, recipe.model_preset, recipe.vocab_size) == ("demo", str(DEMO_CORPUS),
                                                                                        "mini", 4096)  # fmt: skip
     assert (recipe.max_steps, recipe.block_size, recipe.time_budget_minutes) == (600, 128, 4.0)
     model_dir = tmp_path / "pretrain" / "model"

@@ -25,8 +25,12 @@ import torch.nn.functional as F
 from transformers import EvalPrediction
 
 from gpt1 import finetuning
-from gpt1.finetuning import FinetuneArguments, PaperTrainingArguments, compute_metrics_fn, finetune, load_model
-from gpt1.tasks import TASKS, TaskSpec, encode_batch, load_task_data, pad_collate, with_index
+from gpt1.finetune_args import FinetuneArguments, PaperTrainingArguments
+from gpt1.finetuning import compute_metrics_fn, finetune, task_predictions
+from gpt1.task_data import load_task_data, with_index
+from gpt1.tasks import TASKS, TaskSpec
+from gpt1.transforms import encode_batch, pad_collate
+from tests.test_task_model import task_model
 
 # --- the metric of every task row, by hand ---------------------------------------------------------------------------
 
@@ -118,32 +122,33 @@ def test_each_task_is_scored_on_its_split_with_its_classes(name):
     """The evaluation split and the class order (a class id is a column of the logits: a swapped order would score
     every prediction as the other class); the metrics are the paper's for the task, headline first."""
     task, case = TASKS[name], CASES[name]
-    assert task.eval_split == case["split"]
-    assert task.label_names == case["classes"]
-    assert task.metrics == tuple(case["expected"])
+    assert task.source.eval_split == case["split"]
+    assert task.columns.label_names == case["classes"]
+    assert task.scoring.metrics == tuple(case["expected"])
     assert task.num_labels == (1 if task.is_regression else max(max(case["case"][1]) + 1, 2))
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_compute_metrics_of_each_task_by_hand(name):
-    """`compute_metrics` on what `Trainer` gathers: the logits alone, or with the hidden states (a tuple)."""
+    """`compute_metrics` on the predictions `task_predictions` makes of a batch's outputs as `Trainer` hands them
+    over (the logits tensor alone, or with the hidden states: a tuple), gathered into an array."""
     task, case = TASKS[name], CASES[name]
     predictions, labels = case["case"]
-    logits = model_logits(task, predictions)
-    hidden = tuple(np.zeros((len(labels), 4, 8), dtype=np.float32) for _ in range(3))
+    logits = torch.from_numpy(model_logits(task, predictions))
+    hidden = tuple(torch.zeros((len(labels), 4, 8)) for _ in range(3))
     compute = compute_metrics_fn(task)
-    for gathered in (logits, (logits, hidden)):
+    for outputs in (logits, (logits, hidden)):
+        gathered = task_predictions(task, outputs).numpy()
         got = compute(EvalPrediction(predictions=gathered, label_ids=label_ids(task, labels)))
-        assert got == pytest.approx(case["expected"], abs=1e-6), type(gathered)
+        assert got == pytest.approx(case["expected"], abs=1e-6), type(outputs)
 
 
 def test_stsb_case_tells_pearson_from_spearman_and_takes_a_flat_output():
     """The case separates the two correlations; a head returning `(N,)` scores is read the same as `(N, 1)`."""
     assert abs(PEARSON - SPEARMAN) > 0.2
     compute = compute_metrics_fn(TASKS["stsb"])
-    flat = compute(
-        EvalPrediction(predictions=np.array(STSB_PREDS, np.float32), label_ids=label_ids(TASKS["stsb"], STSB_LABELS))
-    )
+    predictions = task_predictions(TASKS["stsb"], torch.tensor(STSB_PREDS)).numpy()
+    flat = compute(EvalPrediction(predictions=predictions, label_ids=label_ids(TASKS["stsb"], STSB_LABELS)))
     assert flat == pytest.approx({"pearsonr": PEARSON, "spearmanr": SPEARMAN}, abs=1e-6)
 
 
@@ -153,7 +158,7 @@ def test_binary_case_tells_the_positive_class_and_the_averaging_apart():
     f1_of_0 = 2 * 2 / (2 * 2 + 2 + 1)
     assert len({round(F1_POSITIVE_1, 6), round(f1_of_0, 6), round((F1_POSITIVE_1 + f1_of_0) / 2, 6)}) == 3
     for name in ("mrpc", "qqp"):
-        assert TASKS[name].label_names[1] in ("equivalent", "duplicate")  # class 1 is the one F1 is about
+        assert TASKS[name].columns.label_names[1] in ("equivalent", "duplicate")  # class 1 is the one F1 is about
 
 
 # --- reported figures = the saved predictions scored by hand = the model's own logits --------------------------------
@@ -195,7 +200,7 @@ def metrics_by_hand(task: TaskSpec, predictions: list, labels: list) -> dict[str
         "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0,  # class 1 positive
         "matthews_correlation": (tp * tn - fp * fn) / denominator if denominator else 0.0,
     }
-    return {name: by_name[name] for name in task.metrics}
+    return {name: by_name[name] for name in task.scoring.metrics}
 
 
 def read_predictions(task: TaskSpec, path: Path) -> dict[str, tuple[Any, Any]]:
@@ -204,7 +209,8 @@ def read_predictions(task: TaskSpec, path: Path) -> dict[str, tuple[Any, Any]]:
     def value(text: str) -> Any:
         if task.is_regression:
             return float(text)
-        return task.label_names.index(text) if task.label_names and text in task.label_names else int(text)
+        names = task.columns.label_names
+        return names.index(text) if names and text in names else int(text)
 
     with open(path, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
@@ -213,7 +219,7 @@ def read_predictions(task: TaskSpec, path: Path) -> dict[str, tuple[Any, Any]]:
 
 def check_reported_metrics(task: TaskSpec, results: dict[str, Any], output_dir: Path) -> dict[str, tuple[Any, Any]]:
     """The run's figures are its saved predictions scored by hand, one row per scored example; returns the rows."""
-    saved = read_predictions(task, output_dir / f"predictions_{task.eval_split}.tsv")
+    saved = read_predictions(task, output_dir / f"predictions_{task.source.eval_split}.tsv")
     assert len(saved) == results["eval_examples"]
     predictions, labels = zip(*saved.values())
     expected = metrics_by_hand(task, list(predictions), list(labels))
@@ -317,9 +323,9 @@ def evaluate_only(tiny_lm: Path, tmp_path: Path, name: str, monkeypatch) -> tupl
     seen: dict[str, Any] = {}
     make_trainer = finetuning.make_trainer
 
-    def catch(training_args, output_dir, model, tokenizer, *rest):
+    def catch(run, model, tokenizer, *rest):
         seen.update(model=model, tokenizer=tokenizer)
-        return make_trainer(training_args, output_dir, model, tokenizer, *rest)
+        return make_trainer(run, model, tokenizer, *rest)
 
     monkeypatch.setattr(finetuning, "make_trainer", catch)
     args = FinetuneArguments(
@@ -350,13 +356,13 @@ def test_reported_metrics_are_the_models_predictions_scored_by_hand(wide_lm, tmp
     task = TASKS[name]
     results, model, tokenizer, data_dir = evaluate_only(wide_lm, tmp_path, name, monkeypatch)
     saved = check_reported_metrics(task, results, tmp_path / "out")
-    split = with_index(load_task_data(task, data_dir)[task.eval_split])
+    split = with_index(load_task_data(task, data_dir)[task.source.eval_split])
     position = {key: i for i, key in enumerate(split["index"])}
     rows = split.select([position[key] for key in saved]).to_dict()  # the scored rows, in the file's order
     ours = own_predictions(task, model, tokenizer, rows)
     for i, key in enumerate(saved):
         prediction, label = saved[key]
-        assert label == pytest.approx(rows[task.label_column][i])
+        assert label == pytest.approx(rows[task.columns.label][i])
         assert prediction == pytest.approx(float(ours[i]), rel=1e-5, abs=1e-6), key
     if task.is_regression:
         assert results["metrics"]["pearsonr"] != pytest.approx(results["metrics"]["spearmanr"], abs=1e-4)
@@ -404,7 +410,7 @@ def objective_model(wide_lm: Path, name: str, **options: Any) -> tuple[torch.nn.
     """The task's head on the wide tiny LM (per-token losses far apart), through the fine-tuning code path, without
     dropout."""
     args = FinetuneArguments(task=name, model_name_or_path=str(wide_lm), add_special_tokens=True, **options)
-    model, tokenizer = load_model(args, TASKS[name])
+    model, tokenizer = task_model(args, TASKS[name])
     return model.eval(), tokenizer
 
 
@@ -464,7 +470,7 @@ def task_loss_by_hand(name: str, logits: torch.Tensor, labels: torch.Tensor) -> 
 def test_lm_loss_is_the_shifted_cross_entropy_with_the_authors_mask(wide_lm, name):
     """Padded batches of every transform whose sequences are cut to one length (so any mean over the predicted
     tokens gives the same figure): `lm_loss` is the hand computation, padding excluded, framing tokens predicted."""
-    assert TASKS[name].transform in {"classification", "entailment", "similarity", "multiple_choice"}
+    assert TASKS[name].transform.name in {"classification", "entailment", "similarity", "multiple_choice"}
     model, tokenizer = objective_model(wide_lm, name)
     batch = objective_batch(name, tokenizer, max_length=12, extra_padding=3)
     check_framing(tokenizer, name, batch)

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gpt1.finetuning import FinetuneArguments, PaperTrainingArguments, finetune_seeds, main
+from gpt1.finetune_args import FinetuneArguments, PaperTrainingArguments
+from gpt1.finetuning import finetune_seeds, main
 from tests.conftest import cli_error
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from gpt1.finetuning import FinetuneArguments, PaperTrainingArguments, finetune, main
+from gpt1.finetune_args import FinetuneArguments, PaperTrainingArguments
+from gpt1.finetuning import finetune, main
 from gpt1.tasks import TASKS
 from tests.conftest import cli_error
 from tests.samples import write_mnli, write_qqp, write_race, write_scitail, write_snli, write_story_cloze
@@ -53,13 +54,14 @@ def test_each_new_task_trains_and_evaluates(tiny_lm, tmp_path, name):
     task = TASKS[name]
     WRITERS[name](tmp_path / "data")
     results = finetune(*quick_args(tiny_lm, tmp_path / "out", task=name, data_dir=str(tmp_path / "data")))
-    assert results["global_step"] == 2 and results["transform"] == task.transform
+    assert results["global_step"] == 2 and results["transform"] == task.transform.name
     saved = json.loads((tmp_path / "out" / "results.json").read_text())["runs"][0]
-    assert set(saved["metrics"]) == set(task.metrics) and saved["paper"] == task.paper
+    assert set(saved["metrics"]) == set(task.scoring.metrics) and saved["paper"] == task.paper.figure
+    assert saved["paper_metric"] == task.paper.metric == task.main_metric
     assert f"| {name} | {name} | {task.main_metric} |" in (tmp_path / "out" / "results.md").read_text()
-    predictions = (tmp_path / "out" / f"predictions_{task.eval_split}.tsv").read_text().splitlines()
+    predictions = (tmp_path / "out" / f"predictions_{task.source.eval_split}.tsv").read_text().splitlines()
     assert predictions[0] == "index\tprediction\tlabel" and len(predictions) == 1 + results["eval_examples"]
-    model = task.transformation.model_class.from_pretrained(tmp_path / "out" / "model")
+    model = task.transform.model_class.from_pretrained(tmp_path / "out" / "model")
     assert model.config.classify_token_id == 40480
 
 

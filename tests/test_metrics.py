@@ -21,7 +21,7 @@ def offline(monkeypatch):
 
 def test_every_task_metric_is_bundled():
     assert set(METRIC_NAMES) == set(METRICS)
-    assert {m for task in TASKS.values() for m in task.metrics} <= set(METRIC_NAMES)
+    assert {m for task in TASKS.values() for m in task.scoring.metrics} <= set(METRIC_NAMES)
 
 
 def test_class_metrics_from_the_confusion_matrix():

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,18 +24,12 @@ from safetensors.torch import load_file
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
 
+from gpt1.checkpointing import RUN_LOCK, CheckpointError
+from gpt1.data import CorpusArguments
 from gpt1.logging_utils import read_jsonl
 from gpt1.prepared import main as prepare_main
-from gpt1.pretraining import (
-    RUN_LOCK,
-    TRACKER_PROJECT,
-    PretrainArguments,
-    PretrainError,
-    flops_per_token,
-    main,
-    pretrain,
-    table_peak_flops,
-)
+from gpt1.pretraining import TRACKER_PROJECT, main, pretrain
+from gpt1.pretraining_args import PretrainArguments, PretrainError, check_arguments, resolve_arguments
 from gpt1.training import latest_checkpoint, param_groups
 from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
 
@@ -63,7 +58,44 @@ def write_corpus_and_tokenizer(folder: Path) -> tuple[Path, Path]:
     return folder / "corpus.txt", folder / "tok"
 
 
-def tiny(corpus_and_tokenizer: tuple[Path, Path], output_dir: Path, **overrides) -> PretrainArguments:
+CORPUS_FIELDS = {f.name for f in dataclasses.fields(CorpusArguments)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """What `main` parses: the pretraining options and the corpus options. `pretrain(*options)` runs them; reading an
+    option reads it from whichever of the two holds it, as on the command line."""
+
+    args: PretrainArguments
+    corpus: CorpusArguments
+
+    @classmethod
+    def of(cls, **values: Any) -> Options:
+        corpus = {k: v for k, v in values.items() if k in CORPUS_FIELDS}
+        return cls(PretrainArguments(**{k: v for k, v in values.items() if k not in corpus}), CorpusArguments(**corpus))
+
+    def __iter__(self):
+        return iter((self.args, self.corpus))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.corpus if name in CORPUS_FIELDS else self.args, name)
+
+    def values(self) -> dict[str, Any]:
+        return {f.name: getattr(part, f.name) for part in self for f in dataclasses.fields(part)}
+
+    def replace(self, **changes: Any) -> Options:
+        return Options.of(**{**self.values(), **changes})
+
+    def resolved(self) -> Options:
+        """The options as a one-process run takes them: filled (`resolve_arguments`), then checked."""
+        args, corpus = resolve_arguments(self.args, self.corpus)
+        check_arguments(args, corpus, num_processes=1)
+        return Options(args, corpus)
+
+
+def tiny(corpus_and_tokenizer: tuple[Path, Path], output_dir: Path, **overrides) -> Options:
     corpus, tokenizer = corpus_and_tokenizer
     options = dict(
         dataset=str(corpus),
@@ -84,16 +116,17 @@ def tiny(corpus_and_tokenizer: tuple[Path, Path], output_dir: Path, **overrides)
         seed=0,
         output_dir=str(output_dir),
     )
-    return PretrainArguments(**{**options, **overrides})
+    return Options.of(**{**options, **overrides})
 
 
-def argv(args: PretrainArguments) -> list[str]:
-    """The command line that gives `args`."""
+def argv(options: Options) -> list[str]:
+    """The command line that gives `options`."""
     out = []
-    for f in dataclasses.fields(args):
-        value = getattr(args, f.name)
-        if value is not None and value != f.default:
-            out += [f"--{f.name}", str(value).lower() if isinstance(value, bool) else str(value)]
+    for part in options:
+        for f in dataclasses.fields(part):
+            value = getattr(part, f.name)
+            if value is not None and value != f.default:
+                out += [f"--{f.name}", str(value).lower() if isinstance(value, bool) else str(value)]
     return out
 
 
@@ -111,16 +144,16 @@ def subprocess_env() -> dict[str, str]:
 
 
 def test_paper_recipe_is_the_papers() -> None:
-    args = PretrainArguments(recipe="paper", dataset="corpus/").resolved()
+    args = Options.of(recipe="paper", dataset="corpus/").resolved()
     assert (args.model_preset, args.block_size, args.total_batch_size) == ("gpt1", 512, 64)
     assert (args.learning_rate, args.warmup_steps, args.num_train_epochs) == (2.5e-4, 2000, 100.0)
     assert (args.adam_beta1, args.adam_beta2, args.weight_decay, args.dropout) == (0.9, 0.999, 0.01, 0.1)
     assert args.vocab_size is None  # the original 40,478-token BPE
     with pytest.raises(PretrainError, match="paper recipe needs a corpus: pass --dataset"):
-        PretrainArguments(recipe="paper").resolved()
+        Options.of(recipe="paper").resolved()
     # Options given explicitly win over the recipe.
-    assert PretrainArguments(recipe="paper", dataset="x", learning_rate=1e-3).resolved().learning_rate == 1e-3
-    demo = PretrainArguments().resolved()
+    assert Options.of(recipe="paper", dataset="x", learning_rate=1e-3).resolved().learning_rate == 1e-3
+    demo = Options.of().resolved()
     assert demo.recipe == "demo" and Path(demo.dataset).is_dir() and demo.model_preset == "mini"
 
 
@@ -140,12 +173,36 @@ def test_paper_recipe_is_the_papers() -> None:
 def test_options_that_would_train_nothing_or_backwards_are_refused(option, value, message) -> None:
     """Each of these used to run and exit 0 (an untrained model saved, lr 0, or a TypeError for max_steps 0)."""
     with pytest.raises(PretrainError, match=message):
-        PretrainArguments(**{option: value}).resolved()
+        Options.of(**{option: value}).resolved()
 
 
 def test_a_time_budget_of_zero_means_no_budget() -> None:
-    assert PretrainArguments(time_budget_minutes=0).resolved().time_budget_minutes is None
-    assert PretrainArguments().resolved().time_budget_minutes == 4.0  # the demo recipe's
+    assert Options.of(time_budget_minutes=0).resolved().time_budget_minutes is None
+    assert Options.of().resolved().time_budget_minutes == 4.0  # the demo recipe's
+
+
+def test_resolving_fills_copies_and_leaves_the_given_options_alone() -> None:
+    """`resolve_arguments` is pure: the recipe fills copies, the options given stay as they were."""
+    args, corpus = PretrainArguments(time_budget_minutes=0, learning_rate=1e-3), CorpusArguments()
+    filled, filled_corpus = resolve_arguments(args, corpus)
+    assert (filled.time_budget_minutes, filled.learning_rate, filled.max_steps) == (None, 1e-3, 600)
+    assert filled_corpus.dataset == str(REPO / "gpt1" / "demo_data" / "books")
+    assert args == PretrainArguments(time_budget_minutes=0, learning_rate=1e-3) and corpus == CorpusArguments()
+
+
+def test_every_problem_is_reported_at_once(capsys) -> None:
+    """Three mistakes make one error naming all three (one `error:` line from the command), not three runs."""
+    with pytest.raises(PretrainError) as refused:
+        Options.of(max_steps=0, learning_rate=0.0, block_size=256).resolved()
+    assert str(refused.value) == (
+        "3 problems: (1) --max_steps must be a positive integer, got 0 (2) --learning_rate must be positive, got 0.0 "
+        "(3) --block_size 256 exceeds the model's n_positions 128"
+    )
+    assert main(["--max_steps", "0", "--learning_rate", "0", "--num_proc", "0"]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert errors == ["error: 3 problems: (1) --preprocessing_num_workers (--num_proc) must be a positive integer, "
+                      "got 0 (2) --max_steps must be a positive integer, got 0 (3) --learning_rate must be positive, "
+                      "got 0.0"]  # fmt: skip
 
 
 def test_weight_decay_on_matrices_only() -> None:
@@ -161,27 +218,15 @@ def test_weight_decay_on_matrices_only() -> None:
     assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
 
 
-def test_flops_and_peaks() -> None:
-    config = GPT1Config.from_preset("gpt1")
-    model = GPT1ForCausalLM(config)
-    n = 116_534_784 - 512 * 768  # the paper's parameter count, less the position lookup
-    assert flops_per_token(model, 512) == 6 * n + 12 * 12 * 768 * 512
-    assert table_peak_flops("NVIDIA H100 80GB HBM3") == 989e12
-    assert table_peak_flops("NVIDIA H100 PCIe") == 756e12
-    assert table_peak_flops("NVIDIA A100-SXM4-80GB") == 312e12
-    assert table_peak_flops("NVIDIA A10") == 125e12
-    assert table_peak_flops("Tesla V100-SXM2-16GB") is None  # no bf16 tensor cores: measured instead
-
-
 # --- an end-to-end run --------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def finished_run(corpus_and_tokenizer, tmp_path_factory) -> tuple[PretrainArguments, Path]:
+def finished_run(corpus_and_tokenizer, tmp_path_factory) -> tuple[Options, Path]:
     """A tiny run that also learns its own 300-token vocabulary (the `--vocab_size` path)."""
     torch.set_num_threads(1)  # module-scoped: runs outside the function-scoped fixture above
     args = tiny(corpus_and_tokenizer, tmp_path_factory.mktemp("run"), vocab_size=300, max_steps=24, sample_tokens=8)
-    return args, pretrain(args)
+    return args, pretrain(*args)
 
 
 def test_run_learns_saves_and_loads(finished_run) -> None:
@@ -214,18 +259,17 @@ def test_run_learns_saves_and_loads(finished_run) -> None:
 
 def test_resume_from_another_config_is_refused(finished_run) -> None:
     args, _ = finished_run
-    with pytest.raises(PretrainError, match=r"different configuration \(.*block_size: checkpoint 32 vs now 16"):
-        pretrain(dataclasses.replace(args, block_size=16, resume_from_checkpoint="last"))
-    with pytest.raises(PretrainError, match="already holds checkpoints.*pass --resume_from_checkpoint last"):
-        pretrain(args)
+    with pytest.raises(CheckpointError, match=r"different configuration \(.*block_size: checkpoint 32 vs now 16"):
+        pretrain(*args.replace(block_size=16, resume_from_checkpoint="last"))
+    with pytest.raises(CheckpointError, match="already holds checkpoints.*pass --resume_from_checkpoint last"):
+        pretrain(*args)
 
 
 def test_continued_pretraining_keeps_the_checkpoints_vocabulary(finished_run, tmp_path: Path) -> None:
     """`--model_name_or_path` under the demo recipe (whose default learns a new 4,096-token vocabulary) reads the
     checkpoint's own tokenizer: the first validation loss is the finished run's last one on the same blocks."""
     args, model_dir = finished_run
-    cont = dataclasses.replace(
-        args,
+    cont = args.replace(
         output_dir=str(tmp_path / "cont"),
         model_name_or_path=str(model_dir),
         tokenizer_name=None,
@@ -234,7 +278,7 @@ def test_continued_pretraining_keeps_the_checkpoints_vocabulary(finished_run, tm
         sample_tokens=0,
     )
     assert (cont.resolved().tokenizer_name, cont.resolved().vocab_size) == (str(model_dir), 0)
-    pretrain(cont)
+    pretrain(*cont)
     last = [r["val_loss"] for r in read_jsonl(Path(args.output_dir) / "log.jsonl") if "val_loss" in r][-1]
     first = next(r for r in read_jsonl(tmp_path / "cont" / "log.jsonl") if "val_loss" in r)
     assert first["step"] == 0 and first["val_loss"] == pytest.approx(last, abs=1e-4)
@@ -242,7 +286,7 @@ def test_continued_pretraining_keeps_the_checkpoints_vocabulary(finished_run, tm
         AutoTokenizer.from_pretrained(model_dir).get_vocab()
     )
     with pytest.raises(PretrainError, match="would not match the checkpoint's embeddings"):
-        dataclasses.replace(cont, vocab_size=300).resolved()
+        cont.replace(vocab_size=300).resolved()
 
 
 # --- host syncs -----------------------------------------------------------------------------------------------------
@@ -280,7 +324,7 @@ def test_the_loop_reads_the_device_only_at_the_log_interval(corpus_and_tokenizer
 
     monkeypatch.setattr(pretraining, "train", train)
     pretrain(
-        tiny(corpus_and_tokenizer, tmp_path / "run", max_steps=12, logging_steps=6, eval_steps=100, save_steps=100)
+        *tiny(corpus_and_tokenizer, tmp_path / "run", max_steps=12, logging_steps=6, eval_steps=100, save_steps=100)
     )
     assert sorted(reads) == ["__float__", "__float__", "tolist", "tolist"]  # 2 records, not 12 loss reads
     assert list(losses(tmp_path / "run")) == [6, 12]
@@ -300,10 +344,10 @@ def prepared_corpus(corpus_and_tokenizer, tmp_path_factory) -> Path:
 
 def test_a_prepared_corpus_trains_as_its_text_and_resumes(corpus_and_tokenizer, prepared_corpus, tmp_path) -> None:
     text = tiny(corpus_and_tokenizer, tmp_path / "text", max_steps=12, eval_steps=6, save_total_limit=3)
-    pretrain(text)
-    prepared = dataclasses.replace(text, dataset=str(prepared_corpus), tokenizer_name=None, vocab_size=None,
+    pretrain(*text)
+    prepared = text.replace(dataset=str(prepared_corpus), tokenizer_name=None, vocab_size=None,
                                    output_dir=str(tmp_path / "prepared"))  # fmt: skip
-    pretrain(prepared)
+    pretrain(*prepared)
     assert losses(tmp_path / "prepared") == losses(tmp_path / "text")  # the same blocks, split and order
     val = [
         [r["val_loss"] for r in read_jsonl(tmp_path / d / "log.jsonl") if "val_loss" in r] for d in ("text", "prepared")
@@ -312,7 +356,7 @@ def test_a_prepared_corpus_trains_as_its_text_and_resumes(corpus_and_tokenizer, 
     # Resume from step 8 (the last checkpoint gone, as if killed before it): the same run to the end.
     expected = load_file(tmp_path / "prepared" / "model" / "model.safetensors")
     shutil.rmtree(tmp_path / "prepared" / "checkpoint-12")
-    pretrain(dataclasses.replace(prepared, resume_from_checkpoint="last"))
+    pretrain(*prepared.replace(resume_from_checkpoint="last"))
     assert losses(tmp_path / "prepared") == losses(tmp_path / "text")
     resumed = load_file(tmp_path / "prepared" / "model" / "model.safetensors")
     assert all(torch.equal(expected[k], resumed[k]) for k in expected)
@@ -324,11 +368,11 @@ def test_a_prepared_corpus_fixes_the_vocabulary_and_block(corpus_and_tokenizer, 
     )
     assert args.resolved().vocab_size == 0  # the demo recipe's 4,096 would relearn what the ids mean
     with pytest.raises(PretrainError, match="--vocab_size with the prepared corpus"):
-        dataclasses.replace(args, vocab_size=300).resolved()
+        args.replace(vocab_size=300).resolved()
     with pytest.raises(PretrainError, match="--tokenizer_name with the prepared corpus"):
-        dataclasses.replace(args, tokenizer_name="gpt2").resolved()
+        args.replace(tokenizer_name="gpt2").resolved()
     with pytest.raises(PretrainError, match="--block_size 16 differs from the 32 tokens of the blocks prepared"):
-        dataclasses.replace(args, block_size=16).resolved()
+        args.replace(block_size=16).resolved()
 
 
 # --- a streamed corpus ---------------------------------------------------------------------------------------------
@@ -348,15 +392,15 @@ def test_streamed_two_processes_match_one_and_resume_exactly(corpus_and_tokenize
     lines = write_lines_corpus(tmp_path)
     one = tiny((lines, corpus_and_tokenizer[1]), tmp_path / "one", streaming=True, dropout=0.0, max_steps=8,
                eval_steps=4, max_eval_batches=None, save_total_limit=3)  # fmt: skip
-    pretrain(one)
-    launch_two_processes(dataclasses.replace(one, output_dir=str(tmp_path / "two")))
+    pretrain(*one)
+    launch_two_processes(one.replace(output_dir=str(tmp_path / "two")))
     assert list(losses(tmp_path / "two").values()) == pytest.approx(list(losses(tmp_path / "one").values()), rel=1e-5)
     val = [[r["val_loss"] for r in read_jsonl(tmp_path / d / "log.jsonl") if "val_loss" in r] for d in ("one", "two")]
     assert len(val[0]) == 3 and val[1] == pytest.approx(val[0], rel=1e-5)
     # Resume from step 4 (the later checkpoint gone, as if killed before it): the stream continues where it was.
     expected, weights = losses(tmp_path / "one"), load_file(tmp_path / "one" / "model" / "model.safetensors")
     shutil.rmtree(tmp_path / "one" / "checkpoint-8")
-    pretrain(dataclasses.replace(one, resume_from_checkpoint="last"))
+    pretrain(*one.replace(resume_from_checkpoint="last"))
     assert losses(tmp_path / "one") == expected
     resumed = load_file(tmp_path / "one" / "model" / "model.safetensors")
     assert all(torch.equal(weights[k], resumed[k]) for k in weights)
@@ -365,13 +409,13 @@ def test_streamed_two_processes_match_one_and_resume_exactly(corpus_and_tokenize
 def test_streaming_refuses_what_a_stream_cannot_do(corpus_and_tokenizer, prepared_corpus, tmp_path) -> None:
     args = tiny(corpus_and_tokenizer, tmp_path / "x", streaming=True)
     with pytest.raises(PretrainError, match="--streaming needs --max_steps"):
-        dataclasses.replace(args, recipe="paper", max_steps=None).resolved()  # 100 epochs of unknown length
+        args.replace(recipe="paper", max_steps=None).resolved()  # 100 epochs of unknown length
     with pytest.raises(PretrainError, match="cannot learn a vocabulary \\(--vocab_size 4096\\)"):
-        dataclasses.replace(args, vocab_size=None).resolved()  # the demo recipe's
+        args.replace(vocab_size=None).resolved()  # the demo recipe's
     with pytest.raises(PretrainError, match="is a prepared corpus: drop --streaming"):
-        dataclasses.replace(args, dataset=str(prepared_corpus), tokenizer_name=None).resolved()
+        args.replace(dataset=str(prepared_corpus), tokenizer_name=None).resolved()
     with pytest.raises(PretrainError, match="--validation_records must be a positive integer"):
-        dataclasses.replace(args, validation_records=0).resolved()
+        args.replace(validation_records=0).resolved()
 
 
 # --- exact resume after SIGKILL -----------------------------------------------------------------------------------
@@ -380,10 +424,10 @@ def test_streaming_refuses_what_a_stream_cannot_do(corpus_and_tokenizer, prepare
 def test_resume_after_sigkill_continues_exactly(corpus_and_tokenizer, tmp_path: Path) -> None:
     steps = 40
     reference = tiny(corpus_and_tokenizer, tmp_path / "reference", max_steps=steps)
-    pretrain(reference)
+    pretrain(*reference)
     expected = losses(tmp_path / "reference")
 
-    killed = dataclasses.replace(reference, output_dir=str(tmp_path / "killed"))
+    killed = reference.replace(output_dir=str(tmp_path / "killed"))
     child = subprocess.Popen(
         [sys.executable, str(REPO / "scripts" / "pretrain.py"), *argv(killed)],
         env=subprocess_env(),
@@ -407,25 +451,25 @@ def test_resume_after_sigkill_continues_exactly(corpus_and_tokenizer, tmp_path: 
     partial = tmp_path / "killed" / ".checkpoint-999.x1y2.tmp"
     partial.mkdir()
 
-    pretrain(dataclasses.replace(killed, resume_from_checkpoint="last"))
+    pretrain(*killed.replace(resume_from_checkpoint="last"))
     resumed = losses(tmp_path / "killed")
     assert not partial.exists()
     assert list(resumed) == list(range(1, steps + 1))  # the steps redone after the checkpoint are logged once
     assert resumed == expected  # bit-for-bit: same data order, same dropout masks, same optimizer state
 
 
-def copy_run(finished_run, folder: Path) -> PretrainArguments:
+def copy_run(finished_run, folder: Path) -> Options:
     """A copy of the finished run's folder, and its arguments with `--resume_from_checkpoint last`."""
     args, _ = finished_run
     shutil.copytree(args.output_dir, folder)
-    return dataclasses.replace(args, output_dir=str(folder), resume_from_checkpoint="last")
+    return args.replace(output_dir=str(folder), resume_from_checkpoint="last")
 
 
 def test_resuming_a_finished_run_changes_nothing(finished_run, tmp_path: Path) -> None:
     args = copy_run(finished_run, tmp_path / "again")
     before = (tmp_path / "again" / "log.jsonl").read_text()
     weights = load_file(tmp_path / "again" / "model" / "model.safetensors")
-    pretrain(args)
+    pretrain(*args)
     assert (tmp_path / "again" / "log.jsonl").read_text() == before  # no second final validation record
     after = load_file(tmp_path / "again" / "model" / "model.safetensors")
     assert all(torch.equal(weights[k], after[k]) for k in weights)
@@ -437,7 +481,7 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(finished_run
     latest = tmp_path / "damaged" / "checkpoint-24"
     weights = latest / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # a truncated copy
-    pretrain(args)
+    pretrain(*args)
     assert f"warning: checkpoint {latest} is damaged (SafetensorError" in capsys.readouterr().out
     assert (latest.parent / "damaged-checkpoint-24" / "model.safetensors").exists()  # kept for inspection
     assert losses(tmp_path / "damaged") == expected  # steps 21-24 redone from step 20, exactly
@@ -456,7 +500,8 @@ def test_no_loadable_checkpoint_is_one_error(finished_run, tmp_path: Path, capsy
 
 
 def test_resume_loads_data_never_pickled_code(finished_run, tmp_path: Path) -> None:
-    """A run folder from someone else must not run their code: every file `--resume_from_checkpoint` reads is loaded as data."""
+    """A run folder from someone else must not run their code: every file `--resume_from_checkpoint` reads is loaded
+    as data."""
     args = copy_run(finished_run, tmp_path / "planted")
     marker = tmp_path / "pwned"
 
@@ -468,11 +513,11 @@ def test_resume_loads_data_never_pickled_code(finished_run, tmp_path: Path) -> N
     # What accelerate unpickles for objects registered for checkpointing: never read, so the checkpoint is damaged.
     for name in ("custom_checkpoint_0.pkl", "scheduler.bin"):
         torch.save(Planted(), latest / name)
-    pretrain(args)
+    pretrain(*args)
     assert not marker.exists() and (latest.parent / "damaged-checkpoint-24").is_dir()
     # The tensors' files are loaded with weights_only, which refuses objects: damaged too.
     torch.save({"state": Planted()}, latest / "optimizer.bin")
-    pretrain(args)
+    pretrain(*args)
     assert not marker.exists() and (latest.parent / "damaged-checkpoint-24-2").is_dir()
     assert latest_checkpoint(latest.parent) == latest
 
@@ -480,12 +525,12 @@ def test_resume_loads_data_never_pickled_code(finished_run, tmp_path: Path) -> N
 def test_a_resumed_log_window_averages_the_same_updates(corpus_and_tokenizer, tmp_path: Path) -> None:
     """With `--logging_steps 3` and a resume from step 4, the record of step 6 still averages steps 4-6."""
     reference = tiny(corpus_and_tokenizer, tmp_path / "reference", max_steps=12, logging_steps=3, save_total_limit=10)
-    pretrain(reference)
+    pretrain(*reference)
     expected = losses(tmp_path / "reference")
     shutil.copytree(tmp_path / "reference", tmp_path / "resumed")
     for late in ("checkpoint-8", "checkpoint-12"):  # as if killed between steps 4 and 8
         shutil.rmtree(tmp_path / "resumed" / late)
-    pretrain(dataclasses.replace(reference, output_dir=str(tmp_path / "resumed"), resume_from_checkpoint="last"))
+    pretrain(*reference.replace(output_dir=str(tmp_path / "resumed"), resume_from_checkpoint="last"))
     assert losses(tmp_path / "resumed") == expected
 
 
@@ -502,11 +547,12 @@ def test_a_second_run_on_a_busy_output_dir_is_refused(corpus_and_tokenizer, tmp_
     assert [p.name for p in out.iterdir()] == [RUN_LOCK]  # nothing written
     # A run killed while holding the lock does not leave it stuck.
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import filelock, time; filelock.FileLock({str(out / RUN_LOCK)!r}).acquire(); "
-         "print('held', flush=True); time.sleep(60)"],
+        [sys.executable, "-c", f"import filelock, time; lock = filelock.FileLock({str(out / RUN_LOCK)!r}); "
+         "lock.acquire(); print('held', flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert holder.stdout.readline().strip() == "held"
+    assert main(base) == 2  # held by another process
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     holder.stdout.close()
@@ -516,7 +562,7 @@ def test_a_second_run_on_a_busy_output_dir_is_refused(corpus_and_tokenizer, tmp_
 # --- two processes through accelerate ----------------------------------------------------------------------------
 
 
-def launch_two_processes(args: PretrainArguments, *launch_options: str) -> None:
+def launch_two_processes(args: Options, *launch_options: str) -> None:
     """`accelerate launch` of `scripts/pretrain.py` with `args` on 2 CPU processes (gloo)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -540,8 +586,8 @@ def test_two_processes_match_one_with_the_same_effective_batch(corpus_and_tokeni
         corpus_and_tokenizer, tmp_path / "one", dropout=0.0, max_steps=8, save_steps=100, eval_steps=4,
         max_eval_batches=None,  # a cap is per process: with one, the two runs would score different blocks
     )  # fmt: skip
-    pretrain(single)
-    launch_two_processes(dataclasses.replace(single, output_dir=str(tmp_path / "two")))
+    pretrain(*single)
+    launch_two_processes(single.replace(output_dir=str(tmp_path / "two")))
     config = json.loads((tmp_path / "two" / "run_config.json").read_text())
     assert (config["num_processes"], config["gradient_accumulation_steps"]) == (2, 1)
     one, two = losses(tmp_path / "one"), losses(tmp_path / "two")
@@ -616,7 +662,7 @@ def test_checkpoints_are_laid_out_as_the_trainers(finished_run):
     assert Path(get_last_checkpoint(str(out))) == latest_checkpoint(out) == out / "checkpoint-24"
     assert (out / "checkpoint-24" / "trainer_state.json").is_file() and model_dir == out / "model"
     with pytest.raises(PretrainError, match="--resume_from_checkpoint newest: .*pass `last`"):
-        dataclasses.replace(args, resume_from_checkpoint="newest").resolved()
+        args.replace(resume_from_checkpoint="newest").resolved()
 
 
 # --- options: --report_to, --push_to_hub, --overwrite_output_dir, --gradient_checkpointing --------------------------
@@ -627,7 +673,7 @@ def test_report_to_tensorboard_logs_the_values_of_the_jsonl_log(corpus_and_token
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     out = tmp_path / "run"
-    pretrain(tiny(corpus_and_tokenizer, out, max_steps=6, eval_steps=3, save_steps=100, report_to="tensorboard"))
+    pretrain(*tiny(corpus_and_tokenizer, out, max_steps=6, eval_steps=3, save_steps=100, report_to="tensorboard"))
     folder = out / TRACKER_PROJECT
     assert len(list(folder.glob("events.out.tfevents.*"))) == 1
     events = EventAccumulator(str(folder))
@@ -677,7 +723,7 @@ def test_push_to_hub_publishes_the_final_model(corpus_and_tokenizer, tmp_path: P
 
     repo = "alice/gpt1-pretrained-tiny"
     out = tmp_path / "run"
-    model_dir = pretrain(tiny(corpus_and_tokenizer, out, max_steps=2, push_to_hub=True, hub_model_id=repo))
+    model_dir = pretrain(*tiny(corpus_and_tokenizer, out, max_steps=2, push_to_hub=True, hub_model_id=repo))
     assert f"pushed to {loopback_hub.url}/{repo}/commit/" in capsys.readouterr().out
     local = {p.relative_to(model_dir).as_posix(): p.read_bytes() for p in model_dir.rglob("*") if p.is_file()}
     assert {"model.safetensors", "config.json", "tokenizer.json", "loss_curve.png"} <= set(local)
@@ -713,9 +759,9 @@ def test_overwrite_output_dir_replaces_the_old_run_entirely(corpus_and_tokenizer
     checkpoint, log record or TensorBoard event (TensorBoard would draw both runs over each other)."""
     out = tmp_path / "run"
     old = tiny(corpus_and_tokenizer, out, max_steps=8, save_steps=4, eval_steps=4, report_to="tensorboard", seed=1)
-    pretrain(old)
+    pretrain(*old)
     (out / "notes.txt").write_text("mine")
-    new = dataclasses.replace(old, max_steps=6, save_steps=3, eval_steps=3, seed=0)
+    new = old.replace(max_steps=6, save_steps=3, eval_steps=3, seed=0)
     before = _files_of(out)
     assert main(argv(new)) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
@@ -726,7 +772,7 @@ def test_overwrite_output_dir_replaces_the_old_run_entirely(corpus_and_tokenizer
 
     assert main([*argv(new), "--overwrite_output_dir", "true"]) == 0
     fresh = tmp_path / "fresh"
-    pretrain(dataclasses.replace(new, output_dir=str(fresh)))
+    pretrain(*new.replace(output_dir=str(fresh)))
     assert _layout(out) == sorted([*_layout(fresh), "notes.txt"])
     assert (out / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in out.glob("*checkpoint-*")) == ["checkpoint-3", "checkpoint-6"]
@@ -750,7 +796,7 @@ def test_overwrite_output_dir_also_guards_a_finished_model(corpus_and_tokenizer,
     a new run that stops early never leaves it beside its own checkpoints."""
     out = tmp_path / "run"
     args = tiny(corpus_and_tokenizer, out, max_steps=4, eval_steps=4)
-    pretrain(args)
+    pretrain(*args)
     for checkpoint in out.glob("checkpoint-*"):
         shutil.rmtree(checkpoint)
     before = _files_of(out)
@@ -767,7 +813,7 @@ def test_overwrite_output_dir_also_guards_a_finished_model(corpus_and_tokenizer,
 
     monkeypatch.setattr(pretraining, "train", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        pretrain(dataclasses.replace(args, overwrite_output_dir=True, seed=1))
+        pretrain(*args.replace(overwrite_output_dir=True, seed=1))
     assert not (out / "model").exists()
     assert [r["step"] for r in read_jsonl(out / "log.jsonl")] == [0]  # the new run's first validation only
 
@@ -797,7 +843,7 @@ def test_gradient_checkpointing_recomputes_and_trains_the_same(corpus_and_tokeni
     runs = {}
     for key, flag in (("off", False), ("on", True)):
         out = tmp_path / key
-        pretrain(tiny(corpus_and_tokenizer, out, max_steps=3, eval_steps=3, save_steps=3, gradient_checkpointing=flag))
+        pretrain(*tiny(corpus_and_tokenizer, out, max_steps=3, eval_steps=3, save_steps=3, gradient_checkpointing=flag))
         runs[key] = (read_jsonl(out / "log.jsonl"), load_file(out / "model" / "model.safetensors"))
     micro_batches = 3 * 2  # 3 updates of total batch 8 in micro-batches of 4
     assert calls == {"off": 2 * micro_batches, "on": 2 * 2 * micro_batches}  # tiny: 2 blocks; recomputed once each

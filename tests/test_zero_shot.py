@@ -11,7 +11,8 @@ import pytest
 import torch
 from datasets import Dataset, DatasetDict
 
-from gpt1.tasks import TASKS, load_task_data, subsample
+from gpt1.task_data import load_task_data, subsample
+from gpt1.tasks import TASKS
 from gpt1.zero_shot import (
     best_threshold,
     continuation_logprobs,
@@ -92,26 +93,26 @@ def heuristic_by_hand(model, tokenizer, task, evaluation: dict, result: dict) ->
     if task.heuristic == "very":
         positive, negative = first_token(tokenizer, "positive"), first_token(tokenizer, "negative")
         predictions = []
-        for text in evaluation[task.text_columns[0]]:
+        for text in evaluation[task.columns.text[0]]:
             with torch.no_grad():
                 last = model(torch.tensor([ids(f"{text.strip()} very")])).logits[0, -1]
             predictions.append(int(last[positive] > last[negative]))
     elif task.heuristic == "threshold":
         predictions = []
-        for text in evaluation[task.text_columns[0]]:
+        for text in evaluation[task.columns.text[0]]:
             sentence = ids(text)
             average = direct_logprob(model, sentence, 1) / (len(sentence) - 1)
             # The threshold is one of the fitted scores (that sentence is below it): 1e-4 absorbs float noise.
             predictions.append(int(average > result["threshold"] + 1e-4))
     else:
-        contexts = zip(*(evaluation[c] for c in task.text_columns[: task.context_columns]))
-        answers = zip(*(evaluation[c] for c in task.text_columns[task.context_columns :]))
+        contexts = zip(*(evaluation[c] for c in task.columns.text[: task.columns.context]))
+        answers = zip(*(evaluation[c] for c in task.columns.text[task.columns.context :]))
         predictions = []
         for context, options in zip(contexts, answers):
             before = ids(" ".join(context))
             scores = [direct_logprob(model, before + ids(o), len(before)) / len(ids(o)) for o in options]
             predictions.append(int(np.argmax(scores)))
-    return metrics_by_hand(task, predictions, list(evaluation[task.label_column]))
+    return metrics_by_hand(task, predictions, list(evaluation[task.columns.label]))
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +150,9 @@ def test_each_heuristics_figures_by_hand(wide_lm, name):
     model, tokenizer = wide_lm
     task = TASKS[name]
     split = Dataset.from_dict(HEURISTIC_DATA[name])
-    result = zero_shot(model, tokenizer, task, data=DatasetDict({task.train_split: split, task.eval_split: split}))
+    result = zero_shot(
+        model, tokenizer, task, data=DatasetDict({task.source.train_split: split, task.source.eval_split: split})
+    )
     expected = heuristic_by_hand(model, tokenizer, task, HEURISTIC_DATA[name], result)
     assert result["metrics"] == pytest.approx(expected, abs=1e-6) and result["eval_examples"] == 7
     assert 0 < expected["accuracy"] < 1 and expected["accuracy"] != pytest.approx(0.5)
@@ -162,8 +165,9 @@ def test_each_heuristic_scores_a_task(sample_data, lm, name):
     model, tokenizer = lm
     task = TASKS[name]
     result = zero_shot(model, tokenizer, task, sample_data, max_eval_samples=6, max_train_samples=8)
-    assert set(result["metrics"]) == set(task.metrics) and result["eval_examples"] == 6  # the sample's dev: 6 rows
-    evaluation = subsample(load_task_data(task, sample_data)[task.eval_split], 6).to_dict()  # the rows it scored
+    assert set(result["metrics"]) == set(task.scoring.metrics)
+    assert result["eval_examples"] == 6  # the sample's dev: 6 rows
+    evaluation = subsample(load_task_data(task, sample_data)[task.source.eval_split], 6).to_dict()  # the rows it scored
     assert result["metrics"] == pytest.approx(heuristic_by_hand(model, tokenizer, task, evaluation, result), abs=1e-6)
     assert ("threshold" in result) == (name == "cola")
 
