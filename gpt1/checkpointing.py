@@ -31,7 +31,7 @@ from filelock import FileLock, Timeout
 from safetensors import SafetensorError
 from tqdm.auto import tqdm
 
-from .io import atomic_directory, atomic_write_json, recover_interrupted
+from .io import atomic_directory, atomic_write_json, folder_bytes, recover_interrupted
 from .training import CHECKPOINT_PREFIX, MODEL_DIR, STATE_FILE, checkpoint_dir, complete_checkpoints, latest_checkpoint
 
 RUN_LOCK = ".gpt1-run.lock"  # in output_dir; held (flock) by the run writing there
@@ -172,7 +172,9 @@ class Checkpointer:
         accelerator = self.accelerator
         target = checkpoint_dir(self.folder, state["step"])
         trainer_state = {**state, "scheduler": self.scheduler.state_dict(), "signature": self.signature}
-        with atomic_directory(target) if accelerator.is_main_process else contextlib.nullcontext() as tmp:
+        latest = latest_checkpoint(self.folder)  # a checkpoint is about the size of the last: refuse what cannot fit
+        expected = folder_bytes(latest) if latest is not None and accelerator.is_main_process else None
+        with atomic_directory(target, expected) if accelerator.is_main_process else contextlib.nullcontext() as tmp:
             tmp = broadcast_object_list([str(tmp) if tmp else None])[0]
             accelerator.save_state(tmp)
             if accelerator.is_main_process:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, replace
@@ -34,8 +35,9 @@ from .cli import user_error
 from .finetune_args import FinetuneArguments, FinetuneError, PaperTrainingArguments, finetune_parser, parse_arguments
 from .finetune_runs import Run, RunGroup, plan_runs
 from .hub import HubError, push_folder
-from .io import OutputDirError, atomic_directory, atomic_write_text
+from .io import OutputDirError, atomic_directory, atomic_write_text, is_no_room, no_room
 from .metrics import load_metric
+from .preemption import StopOnSignal, Stopped, StopSignals, signal_name
 from .results import markdown_table, seed_summary, seed_summary_markdown, write_results, write_seed_summary
 from .task_data import has_labels, load_task_data, subsample, with_index
 from .task_errors import TaskError
@@ -228,9 +230,32 @@ def summarize(
 
 
 def train_and_save(run: Run, trainer: Trainer, tokenizer: GPT1Tokenizer) -> Path:
-    """Train (resuming `--resume_from_checkpoint`), then save the model and its tokenizer to `<run>/model`."""
+    """Train (resuming `--resume_from_checkpoint`), then save the model and its tokenizer to `<run>/model`.
+
+    SIGTERM, SIGINT and SIGUSR1 stop training after the update in progress, with `Trainer`'s own checkpoint of it
+    (`StopOnSignal`), and raise `Stopped`. A filesystem that refuses a checkpoint is a `NoRoomError`; the partial
+    checkpoint `Trainer` was writing is removed (the earlier ones are untouched)."""
     resume = run.training_args.resume_from_checkpoint
-    trainer.train(resume_from_checkpoint=True if resume == "last" else resume)
+    with StopSignals() as signals:
+        stopper = StopOnSignal(signals)
+        trainer.add_callback(stopper)
+        before = set(run.output_dir.glob("checkpoint-*"))
+        try:
+            trainer.train(resume_from_checkpoint=True if resume == "last" else resume)
+        except Exception as err:
+            if not is_no_room(err):
+                raise
+            for partial in set(run.output_dir.glob("checkpoint-*")) - before:
+                shutil.rmtree(partial, ignore_errors=True)
+            raise no_room(run.output_dir, err) from err
+    if stopper.stopped_at is not None:
+        checkpoint = run.output_dir / f"checkpoint-{stopper.stopped_at}"
+        message = (
+            f"stopped by {signal_name(signals.signum)} after update {stopper.stopped_at}: checkpoint {checkpoint} "
+            f"saved; continue with --resume_from_checkpoint last (exit status {128 + signals.signum})"
+        )
+        logger.warning(message)
+        raise Stopped(signals.signum, message)
     model_dir = run.output_dir / MODEL_DIR
     with atomic_directory(model_dir) as tmp:
         trainer.model.save_pretrained(tmp)
@@ -330,8 +355,10 @@ def main(argv: list[str] | None = None) -> int:
     args, training_args = parsed
     try:
         results = finetune_seeds(args, training_args)
-    except (FinetuneError, TaskError, OutputDirError, HubError) as e:
+    except (FinetuneError, TaskError, OutputDirError, HubError) as e:  # OutputDirError includes NoRoomError
         return user_error(e)
+    except Stopped as stopped:  # its line is logged: the status tells a scheduler "interrupted, resumable"
+        return stopped.exit_status
     if "seeds" in results:  # several seeds: the summary
         print(seed_summary_markdown(results))
         headline = results["median"].get(results["main_metric"], float("nan"))

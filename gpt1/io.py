@@ -43,9 +43,11 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if is_no_room(err):
+            raise no_room(path.parent, err, len(text.encode("utf-8"))) from err
         raise
     return path
 
@@ -85,15 +87,25 @@ def _aside_name(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_directory(path: str | Path) -> Iterator[Path]:
+def atomic_directory(path: str | Path, expected_bytes: int | None = None) -> Iterator[Path]:
     """Yield a temporary folder beside `path`; on success it replaces `path` whole, on error it is removed.
 
     Readers see either the old folder or the new one, never a partial one or none: the new folder is complete
     before it is swapped in. The swap is one atomic exchange where the system has it; otherwise the old folder is
     renamed aside first, and a kill in the gap between the two renames is undone by `recover_interrupted`.
+
+    A write the filesystem refuses (full, quota, read-only) is a `NoRoomError` naming the folder, the bytes needed
+    and the free space; with `expected_bytes` (e.g. the size of the last checkpoint) a save that cannot fit is
+    refused before anything is written.
     """
     path = Path(path)
-    tmp = _sibling_tmpdir(path)
+    try:
+        check_room(path.parent, expected_bytes)
+        tmp = _sibling_tmpdir(path)
+    except OSError as err:
+        if is_no_room(err):
+            raise no_room(path.parent, err, expected_bytes) from err
+        raise
     try:
         yield tmp
         if path.exists() and _exchange(tmp, path):
@@ -106,13 +118,89 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
+    except BaseException as err:
+        written = folder_bytes(tmp)
         shutil.rmtree(tmp, ignore_errors=True)
+        if is_no_room(err) and not isinstance(err, NoRoomError):
+            if expected_bytes:
+                raise no_room(path.parent, err, expected_bytes) from err
+            raise no_room(path.parent, err, written or None, at_least=True) from err
         raise
 
 
 class OutputDirError(ValueError):
     """An output folder that cannot be written without losing what the user has there."""
+
+
+class NoRoomError(OutputDirError):
+    """A save that the filesystem refused (no space left, quota exceeded, read-only, no permission). Whatever was
+    complete before is untouched and nothing partial is left: the message names the folder, the bytes the save
+    needed where known and the free space."""
+
+
+# What a filesystem answers when it will not take a write: full disk, quota, read-only mount, permission.
+_NO_ROOM_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+# The same, as libraries written in Rust report it (safetensors: "I/O error: No space left on device (os error 28)").
+_NO_ROOM_TEXT = ("No space left on device", "Disk quota exceeded", "Read-only file system", "Permission denied")
+
+
+def is_no_room(error: BaseException) -> bool:
+    """Whether `error` (or what it was raised from) is a filesystem refusing a write."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in _NO_ROOM_ERRNOS:
+            return True
+        if any(text in str(error) for text in _NO_ROOM_TEXT):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def free_bytes(folder: str | Path) -> int:
+    """Free bytes for an unprivileged writer on the filesystem of `folder` (or of its nearest existing parent)."""
+    folder = Path(folder).resolve()
+    while not folder.exists():
+        folder = folder.parent
+    stats = os.statvfs(folder)
+    return stats.f_bavail * stats.f_frsize
+
+
+def folder_bytes(folder: str | Path) -> int:
+    """Bytes in the files under `folder` (0 when it does not exist)."""
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+def no_room(
+    folder: str | Path, error: BaseException | None, needed: int | None = None, at_least: bool = False
+) -> NoRoomError:
+    """The one-line error for a save into `folder` that the filesystem refused (or would refuse: `error` None);
+    `needed` is the save's size in bytes, or with `at_least` what it had written when it was refused."""
+    reason = "not enough free space" if error is None else _reason(error)
+    need = f"it needs {'more than' if at_least else 'about'} {_mb(needed)}, " if needed else ""
+    return NoRoomError(
+        f"cannot save to {folder}: {reason} ({need}{_mb(free_bytes(folder))} free); the last complete save there "
+        "is untouched and nothing partial was left. Free some space (or choose another folder) and run again."
+    )
+
+
+def _reason(error: BaseException) -> str:
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in _NO_ROOM_ERRNOS:
+            return os.strerror(error.errno)
+        for text in _NO_ROOM_TEXT:
+            if text in str(error):
+                return text
+        error = error.__cause__ or error.__context__
+    return "the filesystem refused the write"
+
+
+def check_room(folder: str | Path, needed: int | None) -> None:
+    """Refuse, before writing anything, a save of about `needed` bytes into `folder` that cannot fit."""
+    if needed and free_bytes(folder) < needed:
+        raise no_room(folder, None, needed)
 
 
 def check_output_dir(path: str | Path, overwrite: bool) -> Path:

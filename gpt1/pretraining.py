@@ -37,8 +37,9 @@ from .checkpointing import Checkpointer, CheckpointError, prepare_run_folder, ru
 from .cli import user_error
 from .data import CorpusArguments, CorpusError
 from .hub import HubError, MissingTokenizerError, push_folder
-from .io import atomic_directory
+from .io import NoRoomError, atomic_directory
 from .logging_utils import JsonlTracker, plot_loss_curve, read_jsonl
+from .preemption import Stopped, StopSignals, signal_name
 from .pretraining_args import PretrainArguments, PretrainError, check_arguments, resolve_arguments
 from .pretraining_data import TOKENIZER_DIR, PretrainingData, open_pretraining_data
 from .throughput import Throughput, flops_per_token, peak_flops
@@ -283,10 +284,27 @@ def run_pretraining(
     run.log(describe(run))
     if not resuming:
         validate(run, progress)
-    train(run, progress)
-    model_dir = finish(run, progress)
+    with StopSignals() as signals:  # SIGTERM, SIGINT, SIGUSR1: finish the update, checkpoint, exit 128 + signal
+        if train(run, progress, signals):
+            stop(run, progress, signals.signum)
+        model_dir = finish(run, progress)
     accelerator.end_training()  # closes the trackers and, with several processes, the process group
     return model_dir
+
+
+def stop(run: PretrainingRun, progress: Progress, signum: int) -> None:
+    """After a stop signal: the checkpoint of the update just done (unless the loop has just written it), one line
+    naming the signal and the checkpoint, then `Stopped` (the command exits 128 + the signal's number)."""
+    if not run.checkpointer.has(progress.step):
+        run.checkpointer.save(progress.state(run.accelerator))
+    message = (
+        f"stopped by {signal_name(signum)} after update {progress.step}: checkpoint "
+        f"{checkpoint_dir(run.out, progress.step)} saved; continue with --resume_from_checkpoint last "
+        f"(exit status {128 + signum})"
+    )
+    run.log(message)
+    run.accelerator.end_training()
+    raise Stopped(signum, message)
 
 
 def build_run(
@@ -424,9 +442,9 @@ def log_window(
     return record
 
 
-def train(run: PretrainingRun, progress: Progress) -> None:
+def train(run: PretrainingRun, progress: Progress, signals: StopSignals | None = None) -> bool:
     """The loop: updates until `total_steps` (or the time budget); at each step maybe log, maybe validate, maybe
-    save."""
+    save, and stop when `signals` asks (every process after the same update). Returns whether it was stopped."""
     args, accelerator = run.args, run.accelerator
     batches = run.data.micro_batches(accelerator, run.accum, progress.step * run.accum)
     peak = peak_flops(accelerator.device, args.peak_tflops)
@@ -445,24 +463,27 @@ def train(run: PretrainingRun, progress: Progress) -> None:
         accelerator.num_processes,
     )
     budget = args.time_budget_minutes
-    while progress.step < run.total_steps:
-        if budget is not None and meter.elapsed() > 60 * budget:
-            run.log(f"time budget of {budget} min reached at step {progress.step}")
-            break
-        lr = run.scheduler.get_last_lr()[0]
-        loss, grad_norm = train_step(run, batches)
-        progress.advance(loss, meter.tokens_per_step)
-        meter.count()
-        bar.update(1)
-        step = progress.step
-        if step % args.logging_steps == 0 or step == run.total_steps:
-            record = log_window(run, progress, meter, lr, grad_norm)
-            bar.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{lr:.2e}", tok_s=f"{record['tokens_per_s']:,.0f}")
-            meter.restart()
-        if step % args.eval_steps == 0 and step < run.total_steps:
-            validate(run, progress)
-        run.checkpointer.maybe_save(step, lambda: progress.state(accelerator))
-    bar.close()
+    with bar:  # closed (its line ended) however the loop ends, so an error that follows starts a line
+        while progress.step < run.total_steps:
+            if budget is not None and meter.elapsed() > 60 * budget:
+                run.log(f"time budget of {budget} min reached at step {progress.step}")
+                break
+            lr = run.scheduler.get_last_lr()[0]
+            loss, grad_norm = train_step(run, batches)
+            progress.advance(loss, meter.tokens_per_step)
+            meter.count()
+            bar.update(1)
+            step = progress.step
+            if step % args.logging_steps == 0 or step == run.total_steps:
+                record = log_window(run, progress, meter, lr, grad_norm)
+                bar.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{lr:.2e}", tok_s=f"{record['tokens_per_s']:,.0f}")
+                meter.restart()
+            if step % args.eval_steps == 0 and step < run.total_steps:
+                validate(run, progress)
+            run.checkpointer.maybe_save(step, lambda: progress.state(accelerator))
+            if signals is not None and signals.should_stop():
+                return True
+    return False
 
 
 def finish(run: PretrainingRun, progress: Progress) -> Path:
@@ -497,8 +518,10 @@ def main(argv: list[str] | None = None) -> int:
     args, corpus = parser.parse_args_into_dataclasses(args=argv)
     try:
         pretrain(args, corpus)
-    except (PretrainError, CorpusError, CheckpointError, HubError, MissingTokenizerError) as e:
+    except (PretrainError, CorpusError, CheckpointError, HubError, MissingTokenizerError, NoRoomError) as e:
         return user_error(e)
+    except Stopped as stopped:  # its line is logged: the status tells a scheduler "interrupted, resumable"
+        return stopped.exit_status
     return 0
 
 

@@ -104,3 +104,55 @@ def cli_error(cli_main, argv: list[str], capsys) -> str:
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "Traceback" not in err, err
     return errors[0]
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """`small_disk(megabytes)` -> a folder on a filesystem of that size: a real tmpfs mounted for the test (as root),
+    unmounted after it. Skips, saying why, where mounting is not allowed."""
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def make(megabytes: float) -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        size = f"{int(megabytes * 1024)}k"
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                              capture_output=True, text=True)  # fmt: skip
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs here (needs root): {done.stderr.strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield make
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+# The write token of the loopback Hub's one user.
+HUB_TOKEN = "hf_alice_write_token"
+
+
+@pytest.fixture
+def loopback_hub(monkeypatch, tmp_path: Path):
+    """The suite's loopback Hub (tests/hub_server.py) with one write token, which the client finds in HF_TOKEN as a
+    logged-in user's would be; this process's Hub client points at it (as tests/test_hub.py's `online`)."""
+    import huggingface_hub
+    import transformers.utils.hub
+    from huggingface_hub import constants
+
+    from tests.hub_server import HubServer
+
+    with HubServer(tokens={HUB_TOKEN: "alice"}) as hub:
+        monkeypatch.setattr(constants, "ENDPOINT", hub.url)
+        template = hub.url + "/{repo_id}/resolve/{revision}/{filename}"
+        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+        monkeypatch.setattr(huggingface_hub.hf_api.api, "endpoint", hub.url)
+        monkeypatch.setattr(transformers.utils.hub, "_hf_api", None, raising=False)
+        monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-saved-token"))
+        monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
+        monkeypatch.setenv("HF_TOKEN", HUB_TOKEN)
+        yield hub

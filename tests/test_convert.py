@@ -451,3 +451,15 @@ def test_vocab_and_merges_files_are_the_converted_tokenizer(tmp_path, source_for
     assert tokenizer("Abc cab d")["input_ids"] == [8, 3, 1, 5, 0]
     model = GPT1ForCausalLM.from_pretrained(out)
     assert model.config.vocab_size == n == model.transformer.tokens_embed.weight.shape[0]
+
+
+def test_a_full_disk_is_one_error_line_and_nothing_is_left(release, small_disk, capsys):
+    """The converted model (~3 MB with the 40,478-token vocabulary) on a 1 MB filesystem: one `error:` line naming
+    the folder and the free space, exit 2, no partial folder."""
+    disk = small_disk(1)
+    assert main(["--source", str(release[0]), "--output_dir", str(disk / "converted"), "--n_head", "2"]) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    assert errors[0].startswith(f"error: cannot save to {disk}: No space left on device (it needs more than ")
+    assert list(disk.iterdir()) == []

@@ -14,9 +14,10 @@ from transformers import TrainerCallback
 
 import gpt1.finetuning as finetuning
 from gpt1.finetuning import main
-from tests.conftest import cli_error
-
-HUB_TOKEN = "hf_alice_write_token"
+from tests.conftest import (
+    HUB_TOKEN,  # noqa: E402
+    cli_error,
+)
 
 
 def flags(tiny_lm: Path, out: Path, **overrides: object) -> list[str]:
@@ -106,30 +107,6 @@ def test_resume_from_checkpoint_last_ends_as_an_uninterrupted_run(tiny_lm: Path,
 
 
 # --- --push_to_hub --------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def loopback_hub(monkeypatch, tmp_path: Path):
-    """The suite's loopback Hub with one write token, which the client finds in HF_TOKEN as a logged-in user's would
-    be; this process's Hub client points at it (as tests/test_hub.py's `online`)."""
-    import huggingface_hub
-    import transformers.utils.hub
-    from huggingface_hub import constants
-
-    from tests.hub_server import HubServer
-
-    with HubServer(tokens={HUB_TOKEN: "alice"}) as hub:
-        monkeypatch.setattr(constants, "ENDPOINT", hub.url)
-        template = hub.url + "/{repo_id}/resolve/{revision}/{filename}"
-        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
-        monkeypatch.setattr(huggingface_hub.hf_api.api, "endpoint", hub.url)
-        monkeypatch.setattr(transformers.utils.hub, "_hf_api", None, raising=False)
-        monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-saved-token"))
-        monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
-        monkeypatch.setenv("HF_TOKEN", HUB_TOKEN)
-        yield hub
 
 
 def test_push_to_hub_publishes_the_fine_tuned_model(tiny_lm: Path, tmp_path: Path, loopback_hub) -> None:

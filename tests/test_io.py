@@ -85,3 +85,68 @@ def test_an_error_inside_leaves_the_old_folder(tmp_path: Path) -> None:
         (tmp / "weights").write_text("new")
         raise RuntimeError("failed halfway")
     assert contents(tmp_path / "model") == {"weights": "old"} and len(list(tmp_path.iterdir())) == 1
+
+
+# --- a full disk: one clear error, the previous save untouched, nothing partial ------------------------------------
+
+
+def test_a_full_disk_is_one_error_naming_the_folder_and_the_old_folder_stays(small_disk):
+    from gpt1.io import NoRoomError
+
+    disk = small_disk(1)
+    target = disk / "ckpt"
+    with atomic_directory(target) as tmp:
+        (tmp / "weights").write_bytes(b"old" * 100_000)  # 300 kB
+    with pytest.raises(NoRoomError) as raised:
+        with atomic_directory(target) as tmp:
+            (tmp / "weights").write_bytes(b"new" * 400_000)  # 1.2 MB: does not fit
+    message = str(raised.value)
+    assert message.startswith(f"cannot save to {disk}: No space left on device (it needs more than ")
+    assert "free)" in message and "\n" not in message
+    assert (target / "weights").read_bytes() == b"old" * 100_000
+    assert sorted(p.name for p in disk.iterdir()) == ["ckpt"]  # no temporary folder left
+
+
+def test_a_save_that_cannot_fit_is_refused_before_writing(small_disk):
+    from gpt1.io import NoRoomError
+
+    disk = small_disk(1)
+    with pytest.raises(NoRoomError, match=r"not enough free space \(it needs about 2.0 MB, 1.0 MB free\)"):
+        with atomic_directory(disk / "ckpt", expected_bytes=2_000_000):
+            raise AssertionError("the write must not start")
+    assert list(disk.iterdir()) == []
+
+
+def test_a_full_disk_during_a_file_write_keeps_the_old_file(small_disk):
+    from gpt1.io import NoRoomError, atomic_write_text
+
+    disk = small_disk(1)
+    atomic_write_text(disk / "log.json", "old")
+    with pytest.raises(NoRoomError, match=f"cannot save to {disk}: No space left on device"):
+        atomic_write_text(disk / "log.json", "x" * 2_000_000)
+    assert (disk / "log.json").read_text() == "old"
+    assert sorted(p.name for p in disk.iterdir()) == ["log.json"]
+
+
+def test_a_read_only_folder_is_the_same_error(tmp_path, monkeypatch):
+    """A read-only mount or a permission error (injected: root writes anywhere) reads the same way."""
+    import errno
+    import os
+
+    from gpt1.io import NoRoomError
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr("gpt1.io.tempfile.mkdtemp", refuse)
+    with pytest.raises(NoRoomError, match="Read-only file system"):
+        with atomic_directory(tmp_path / "model"):
+            pass
+
+
+def test_a_rust_library_s_disk_full_message_is_recognised():
+    """safetensors reports a full disk as text ("... (os error 28)"), not as an OSError."""
+    from gpt1.io import is_no_room
+
+    assert is_no_room(RuntimeError("Error while serializing: I/O error: No space left on device (os error 28)"))
+    assert not is_no_room(RuntimeError("shape mismatch"))

@@ -69,3 +69,22 @@ def test_overwrite_output_dir_replaces_the_corpus_and_keeps_the_users_files(tmp_
     assert (prepared.block_size, prepared.meta["vocab_size"]) == (16, 120)
     assert np.array_equal(prepared.blocks, open_prepared(fresh).blocks)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "fresh", "new.txt", "old.txt", "tok"]  # no temp
+
+
+def test_a_full_disk_is_one_error_line_and_the_old_corpus_stays(tmp_path: Path, small_disk, capsys) -> None:
+    """A corpus folder (mostly its tokenizer's ~3 MB of files) on a filesystem with room for one: replacing it needs
+    room for the new one beside the old until the swap, so it is refused, and the old corpus stays whole."""
+    disk = small_disk(6)
+    (tmp_path / "small.txt").write_text(BOOK.read_text()[:2_000])
+    (tmp_path / "large.txt").write_text(BOOK.read_text()[:20_000])
+    out = disk / "corpus"
+    assert main(["--dataset", str(tmp_path / "small.txt"), "--block_size", "32", "--output_dir", str(out)]) == 0
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    large = ["--dataset", str(tmp_path / "large.txt"), "--block_size", "32", "--output_dir", str(out)]
+    assert main([*large, "--overwrite_output_dir", "true"]) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    assert errors[0].startswith(f"error: cannot save to {disk}: No space left on device")
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before  # the old corpus, whole
+    assert sorted(p.name for p in disk.iterdir()) == ["corpus"]

@@ -687,33 +687,6 @@ def test_report_to_tensorboard_logs_the_values_of_the_jsonl_log(corpus_and_token
         assert got == [(step, float(np.float32(value))) for step, value in expected], tag
 
 
-@pytest.fixture
-def loopback_hub(monkeypatch, tmp_path: Path):
-    """The suite's loopback Hub (tests/hub_server.py) with one write token, which the client finds in HF_TOKEN as a
-    logged-in user's would be; this process's Hub client points at it (as tests/test_hub.py's `online`)."""
-    import huggingface_hub
-    import transformers.utils.hub
-    from huggingface_hub import constants
-
-    from tests.hub_server import HubServer
-
-    with HubServer(tokens={HUB_TOKEN: "alice"}) as hub:
-        monkeypatch.setattr(constants, "ENDPOINT", hub.url)
-        template = hub.url + "/{repo_id}/resolve/{revision}/{filename}"
-        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
-        monkeypatch.setattr(huggingface_hub.hf_api.api, "endpoint", hub.url)
-        monkeypatch.setattr(transformers.utils.hub, "_hf_api", None, raising=False)
-        monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-saved-token"))
-        monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
-        monkeypatch.setenv("HF_TOKEN", HUB_TOKEN)
-        yield hub
-
-
-HUB_TOKEN = "hf_alice_write_token"
-
-
 def test_push_to_hub_publishes_the_final_model(corpus_and_tokenizer, tmp_path: Path, loopback_hub, capsys) -> None:
     """`--push_to_hub` pushes `output_dir/model` once, at the end: every file comes back from the Hub byte for byte
     and the pulled model is the local one."""
@@ -808,7 +781,7 @@ def test_overwrite_output_dir_also_guards_a_finished_model(corpus_and_tokenizer,
 
     import gpt1.pretraining as pretraining
 
-    def interrupted(run, progress):
+    def interrupted(run, progress, signals=None):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pretraining, "train", interrupted)
