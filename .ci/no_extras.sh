@@ -80,11 +80,11 @@ cd "$TMP"
 "$PY" -I - <<'EOF' || fail "the installed package is not the one in site-packages, or spaCy is installed"
 import importlib.util, pathlib, sys, sysconfig
 assert importlib.util.find_spec("spacy") is None, "spaCy is installed: it must stay an optional extra"
-import gpt1, gpt1.pretraining, gpt1.tasks
+import gpt1, gpt1.pretraining_args, gpt1.tasks
 site = pathlib.Path(sysconfig.get_paths()["purelib"]).resolve()
-for path in (pathlib.Path(gpt1.__file__), gpt1.pretraining.DEMO_CORPUS, gpt1.tasks.DEMO_DATA):
+for path in (pathlib.Path(gpt1.__file__), gpt1.pretraining_args.DEMO_CORPUS, gpt1.tasks.DEMO_DATA):
     assert path.resolve().is_relative_to(site), f"{path} is not under {site}"
-assert gpt1.pretraining.DEMO_CORPUS.is_dir() and gpt1.tasks.DEMO_DATA.is_dir()
+assert gpt1.pretraining_args.DEMO_CORPUS.is_dir() and gpt1.tasks.DEMO_DATA.is_dir()
 EOF
 BIN="$VENV/bin"
 
@@ -95,9 +95,9 @@ for f in model/config.json model/model.safetensors model/tokenizer.json model/to
     [[ -s "$TMP/pt/$f" ]] || fail "gpt1-pretrain wrote no $f"
 done
 "$PY" -I - "$TMP/pt/run_config.json" <<'EOF' || fail "gpt1-pretrain did not train on the installed demo corpus"
-import json, pathlib, sys, gpt1.pretraining
+import json, pathlib, sys, gpt1.pretraining_args
 used = pathlib.Path(json.load(open(sys.argv[1]))["dataset"])
-assert used.resolve() == gpt1.pretraining.DEMO_CORPUS.resolve(), used
+assert used.resolve() == gpt1.pretraining_args.DEMO_CORPUS.resolve(), used
 print(f"  corpus: {used}")
 EOF
 
