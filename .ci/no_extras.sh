@@ -14,10 +14,8 @@
 # ~/.cache/gpt1-ci), KEEP_TMP=1 keeps the temporary folder (it is always kept on failure).
 set -euo pipefail
 
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${PYTHON:-python3}"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # REPO, PYTHON, CACHE
 TORCH="${TORCH:-torch==2.13.0}"
-CACHE="${GPT1_CI_CACHE:-$HOME/.cache/gpt1-ci}"
 VENV="$CACHE/venv-noextras"
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_EVALUATE_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1 TOKENIZERS_PARALLELISM=false

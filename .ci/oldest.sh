@@ -13,12 +13,9 @@
 # Environment: PYTHON (default python3), GPT1_CI_CACHE (default ~/.cache/gpt1-ci).
 set -euo pipefail
 
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${PYTHON:-python3}"
-CACHE="${GPT1_CI_CACHE:-$HOME/.cache/gpt1-ci}"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # REPO, PYTHON, CACHE
 VENV="$CACHE/venv-oldest"
 PINS="$REPO/.ci/oldest.txt"
-export PIP_DISABLE_PIP_VERSION_CHECK=1
 cd "$REPO"
 
 # 1. The pins are setup.cfg's lower bounds, package for package.

@@ -184,10 +184,7 @@ def convert_original_release(
 ) -> ConversionReport:
     """Convert the authors' `params_*.npy` release in `source` to a `GPT1ForCausalLM` folder at `output_dir`."""
     source = Path(source)
-    shapes_file = source / "params_shapes.json"
-    if not shapes_file.is_file():
-        raise ConversionError(f"{source} has no params_shapes.json: not the authors' release (model/ folder)")
-    shapes = json.loads(shapes_file.read_text(encoding="utf-8"))
+    shapes_file, shapes = _source_json(source, "params_shapes.json", "not the authors' release (model/ folder)")
     config_fields, layout = original_layout(shapes, n_head=n_head, shapes_file=shapes_file)
     tokenizer, tokenizer_desc = _tokenizer(source, vocab_file, merges_file)
     _check_vocab(tokenizer, layout[1][0] + " (array 1)", layout[1][2])
@@ -264,6 +261,39 @@ def read_state_dict(folder: Path) -> tuple[dict[str, torch.Tensor], str]:
     raise ConversionError(f"{folder} has neither model.safetensors nor pytorch_model.bin")
 
 
+def _source_json(source: Path, name: str, what: str) -> tuple[Path, Any]:
+    """The JSON file `name` that marks a source folder, and its contents; its absence says what the folder is not."""
+    path = source / name
+    if not path.is_file():
+        raise ConversionError(f"{source} has no {name}: {what}")
+    return path, json.loads(path.read_text(encoding="utf-8"))
+
+
+def _map_transformers_weights(
+    state: dict[str, torch.Tensor], expected: dict[str, list[int]], weights_file: Path, model_name: str
+) -> tuple[dict[str, torch.Tensor], list[Mapped], list[str]]:
+    """Match an `OpenAIGPT*` state dict to the expected GPT-1 weights, name for name and shape for shape: the
+    converted tensors, the report's rows, and the buffers left out. Anything unexpected or missing is an error."""
+    mapped, skipped, converted = [], [], {}
+    for key, tensor in state.items():
+        if key.endswith(".attn.bias") or key.endswith("position_ids"):
+            skipped.append(f"{key} {list(tensor.shape)} (a causal-mask buffer; the mask is built on the fly)")
+        elif key not in expected:
+            raise ConversionError(f"{weights_file} has {key} {list(tensor.shape)}, which no {model_name} weight takes")
+        elif list(tensor.shape) != expected[key]:
+            raise ConversionError(f"{weights_file}: {key} has shape {list(tensor.shape)}, expected {expected[key]}")
+        else:
+            converted[key] = tensor.float()
+            mapped.append(Mapped(key, expected[key], key, list(tensor.shape)))
+    if "lm_head.weight" not in converted:
+        shape = expected["lm_head.weight"]
+        mapped.append(Mapped("lm_head.weight", shape, "transformer.tokens_embed.weight", shape, TIED))
+    missing = sorted(set(expected) - set(converted) - {"lm_head.weight"})
+    if missing:
+        raise ConversionError(f"{weights_file} lacks {', '.join(f'{k} {expected[k]}' for k in missing)}")
+    return converted, mapped, skipped
+
+
 def convert_transformers_checkpoint(
     source: str | Path,
     output_dir: str | Path,
@@ -273,10 +303,7 @@ def convert_transformers_checkpoint(
 ) -> ConversionReport:
     """Convert an `OpenAIGPT*` checkpoint folder to a `GPT1ForCausalLM` (or `GPT1DoubleHeads`) folder."""
     source = Path(source)
-    config_file = source / "config.json"
-    if not config_file.is_file():
-        raise ConversionError(f"{source} has no config.json: not a transformers checkpoint folder")
-    source_config = json.loads(config_file.read_text(encoding="utf-8"))
+    config_file, source_config = _source_json(source, "config.json", "not a transformers checkpoint folder")
     if source_config.get("model_type") != "openai-gpt":
         raise ConversionError(
             f"{config_file} has model_type {source_config.get('model_type')!r}, expected 'openai-gpt'"
@@ -305,25 +332,7 @@ def convert_transformers_checkpoint(
         config.classify_token_id = tokenizer.classify_token_id
         config.pad_token_id = tokenizer.pad_token_id
 
-    mapped, skipped, converted = [], [], {}
-    for key, tensor in state.items():
-        if key.endswith(".attn.bias") or key.endswith("position_ids"):
-            skipped.append(f"{key} {list(tensor.shape)} (a causal-mask buffer; the mask is built on the fly)")
-        elif key not in expected:
-            raise ConversionError(
-                f"{weights_file} has {key} {list(tensor.shape)}, which no {model_class.__name__} weight takes"
-            )
-        elif list(tensor.shape) != expected[key]:
-            raise ConversionError(f"{weights_file}: {key} has shape {list(tensor.shape)}, expected {expected[key]}")
-        else:
-            converted[key] = tensor.float()
-            mapped.append(Mapped(key, expected[key], key, list(tensor.shape)))
-    if "lm_head.weight" not in converted:
-        shape = expected["lm_head.weight"]
-        mapped.append(Mapped("lm_head.weight", shape, "transformer.tokens_embed.weight", shape, TIED))
-    missing = sorted(set(expected) - set(converted) - {"lm_head.weight"})
-    if missing:
-        raise ConversionError(f"{weights_file} lacks {', '.join(f'{k} {expected[k]}' for k in missing)}")
+    converted, mapped, skipped = _map_transformers_weights(state, expected, weights_file, model_class.__name__)
     model = _load(model_class, config, converted)
     report = ConversionReport(
         str(source), f"transformers OpenAIGPT ({weights_file})", str(output_dir), model_class.__name__,
