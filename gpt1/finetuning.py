@@ -243,9 +243,11 @@ def train_and_save(run: Run, trainer: Trainer, tokenizer: GPT1Tokenizer) -> Path
         try:
             trainer.train(resume_from_checkpoint=True if resume == "last" else resume)
         except Exception as err:
-            if not is_no_room(err):
+            if not is_no_room(err, run.output_dir):
                 raise
-            for partial in set(run.output_dir.glob("checkpoint-*")) - before:
+            new = set(run.output_dir.glob("checkpoint-*")) - before
+            if new:  # the one being written when the disk refused: the newest (the earlier ones are complete)
+                partial = max(new, key=lambda p: int(p.name.rsplit("-", 1)[-1]))
                 shutil.rmtree(partial, ignore_errors=True)
             raise no_room(run.output_dir, err) from err
     if stopper.stopped_at is not None:

@@ -46,7 +46,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        if is_no_room(err):
+        if is_no_room(err, path.parent):
             raise no_room(path.parent, err, len(text.encode("utf-8"))) from err
         raise
     return path
@@ -121,7 +121,7 @@ def atomic_directory(path: str | Path, expected_bytes: int | None = None) -> Ite
     except BaseException as err:
         written = folder_bytes(tmp)
         shutil.rmtree(tmp, ignore_errors=True)
-        if is_no_room(err) and not isinstance(err, NoRoomError):
+        if is_no_room(err, path.parent) and not isinstance(err, NoRoomError):
             if expected_bytes:
                 raise no_room(path.parent, err, expected_bytes) from err
             raise no_room(path.parent, err, written or None, at_least=True) from err
@@ -144,8 +144,16 @@ _NO_ROOM_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.
 _NO_ROOM_TEXT = ("No space left on device", "Disk quota exceeded", "Read-only file system", "Permission denied")
 
 
-def is_no_room(error: BaseException) -> bool:
-    """Whether `error` (or what it was raised from) is a filesystem refusing a write."""
+# Below this much free space, a write error that says nothing clear (PyTorch's zip writer: "iostream error",
+# "unexpected pos") is taken for a full disk.
+_NEARLY_FULL = 1 << 20
+
+
+def is_no_room(error: BaseException, folder: str | Path | None = None) -> bool:
+    """Whether `error` (or what it was raised from) is a filesystem refusing a write; with `folder`, also an
+    unexplained write error while that folder's filesystem is (nearly) full."""
+    if folder is not None and isinstance(error, OSError | RuntimeError) and free_bytes(folder) < _NEARLY_FULL:
+        return True
     while error is not None:
         if isinstance(error, OSError) and error.errno in _NO_ROOM_ERRNOS:
             return True
@@ -187,6 +195,7 @@ def no_room(
 
 
 def _reason(error: BaseException) -> str:
+    first = error
     while error is not None:
         if isinstance(error, OSError) and error.errno in _NO_ROOM_ERRNOS:
             return os.strerror(error.errno)
@@ -194,7 +203,7 @@ def _reason(error: BaseException) -> str:
             if text in str(error):
                 return text
         error = error.__cause__ or error.__context__
-    return "the filesystem refused the write"
+    return f"No space left on device ({type(first).__name__}: {' '.join(str(first).split())[:80]})"
 
 
 def check_room(folder: str | Path, needed: int | None) -> None:

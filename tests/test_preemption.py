@@ -189,3 +189,28 @@ def test_two_processes_stopped_by_sigterm_to_the_launcher_resume_exactly(corpus_
 
     launch_two_processes(stopped.replace(resume_from_checkpoint="last"))
     assert losses(tmp_path / "stopped") == pytest.approx(expected, rel=1e-6)
+
+
+def test_fine_tuning_on_a_full_disk_is_one_line_and_the_earlier_checkpoint_stays(tiny_lm, small_disk, capsys):
+    """`Trainer`'s checkpoint that the filesystem refuses: one `error:` line, exit 2; the partial checkpoint is
+    removed and the earlier complete one is untouched."""
+    from gpt1.finetuning import main
+
+    probe = small_disk(200) / "probe"
+    assert main(finetune_argv(tiny_lm, probe, max_train_samples=16, save_total_limit=5)) == 0
+    size = sum(p.stat().st_size for p in (probe / "checkpoint-4").rglob("*") if p.is_file())
+    out = small_disk(1.6 * size / 1e6) / "run"  # room for one checkpoint, not two
+    assert main(finetune_argv(tiny_lm, out, max_train_samples=32, save_total_limit=5)) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    assert errors[0].startswith(f"error: cannot save to {out}: No space left on device")
+    checkpoints = sorted(p.name for p in out.iterdir() if p.name.startswith("checkpoint-"))
+    assert checkpoints == ["checkpoint-4"]
+    whole = sorted(p.name for p in (probe / "checkpoint-4").iterdir())
+    assert sorted(p.name for p in (out / "checkpoint-4").iterdir()) == whole and not (out / "model").exists()
+    assert (
+        load_file(out / "checkpoint-4" / "model.safetensors").keys()
+        == load_file(probe / "checkpoint-4" / "model.safetensors").keys()
+    )  # complete: it loads
+    assert json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())["global_step"] == 4
