@@ -214,3 +214,33 @@ def test_fine_tuning_on_a_full_disk_is_one_line_and_the_earlier_checkpoint_stays
         == load_file(probe / "checkpoint-4" / "model.safetensors").keys()
     )  # complete: it loads
     assert json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())["global_step"] == 4
+
+
+def test_pretraining_s_final_model_on_a_full_disk_is_one_line_and_the_checkpoint_stays(
+    corpus_and_tokenizer, small_disk, monkeypatch, capsys
+):
+    import shutil as sh
+
+    from gpt1 import pretraining
+
+    out = small_disk(40) / "run"
+    original = pretraining.atomic_directory
+
+    def fill_the_disk_first(path, *args, **kwargs):
+        if Path(path).name == "model":  # the final save: leave no room for it
+            (out.parent / "filler").write_bytes(b"\0" * max(sh.disk_usage(out).free - 16_000, 0))
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(pretraining, "atomic_directory", fill_the_disk_first)
+    options = tiny(corpus_and_tokenizer, out, max_steps=8, save_steps=4)
+    assert pretraining.main(argv(options)) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    assert errors[0].startswith(f"error: cannot save to {out}: No space left on device")
+    assert latest_checkpoint(out) == out / "checkpoint-8" and not (out / "model").exists()
+    assert not [p for p in out.iterdir() if is_partial(p)]
+    (out.parent / "filler").unlink()
+    monkeypatch.setattr(pretraining, "atomic_directory", original)
+    assert pretraining.main([*argv(options), "--resume_from_checkpoint", "last"]) == 0  # finishes from the checkpoint
+    assert (out / "model" / "model.safetensors").is_file()
