@@ -244,3 +244,26 @@ def test_pretraining_s_final_model_on_a_full_disk_is_one_line_and_the_checkpoint
     monkeypatch.setattr(pretraining, "atomic_directory", original)
     assert pretraining.main([*argv(options), "--resume_from_checkpoint", "last"]) == 0  # finishes from the checkpoint
     assert (out / "model" / "model.safetensors").is_file()
+
+
+def test_fine_tuning_s_final_model_on_a_full_disk_is_one_line(tiny_lm, small_disk, monkeypatch, capsys):
+    import shutil as sh
+
+    from gpt1 import finetuning
+
+    out = small_disk(200) / "run"
+    original = finetuning.atomic_directory
+
+    def fill_the_disk_first(path, *args, **kwargs):
+        if Path(path).name == "model":  # the final save: leave no room for it
+            (out.parent / "filler").write_bytes(b"\0" * max(sh.disk_usage(out).free - 16_000, 0))
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(finetuning, "atomic_directory", fill_the_disk_first)
+    assert finetuning.main(finetune_argv(tiny_lm, out, max_train_samples=16, save_total_limit=5)) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    assert errors[0].startswith(f"error: cannot save to {out}: No space left on device")
+    assert (out / "checkpoint-4" / "model.safetensors").is_file() and not (out / "model").exists()
+    assert not [p for p in out.iterdir() if is_partial(p)]

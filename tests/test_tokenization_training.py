@@ -93,3 +93,18 @@ def test_train_tokenizer_cli_refuses_user_mistakes(tmp_path: Path, capsys) -> No
     assert not (tmp_path / "tok").exists()
     assert train_tokenizer_main([*out, *book, "--num_merges", "5", "--min_frequency", "1"]) == 0
     assert (tmp_path / "tok" / "vocab.json").is_file()
+
+
+def test_a_full_disk_is_one_error_line_and_the_folder_is_left_as_it_was(tmp_path: Path, small_disk, capsys) -> None:
+    text = tmp_path / "text.txt"
+    text.write_text("the garden was quiet and the road was long . " * 200)
+    disk = small_disk(0.06)  # 60 kB: less than the saved tokenizer and its code files
+    out = disk / "tok"
+    out.mkdir()
+    (out / "NOTES.md").write_text("mine")
+    assert train_tokenizer_main(["--output_dir", str(out), "--files", str(text), "--num_merges", "50"]) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    assert errors[0].startswith(f"error: cannot save to {out}: No space left on device (")
+    assert sorted(p.name for p in out.iterdir()) == ["NOTES.md"] and sorted(p.name for p in disk.iterdir()) == ["tok"]

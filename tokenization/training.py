@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -104,10 +106,27 @@ def train_tokenizer(
         vocab[NEWLINE_TOKEN] = len(vocab)
     tokenizer = GPT1Tokenizer(vocab=vocab, merges=merges)
     if output_dir is not None:
-        output_dir = Path(output_dir)
-        output_dir.mkdir(parents=True, exist_ok=True)
-        tokenizer.save_pretrained(output_dir)
+        _save(tokenizer, Path(output_dir))
     return tokenizer
+
+
+def _save(tokenizer: GPT1Tokenizer, output_dir: Path) -> None:
+    """Save into a temporary sibling folder, then move each file into `output_dir`: a write the filesystem refuses
+    (full, quota, read-only) leaves `output_dir` as it was and no partial folder, and is a `TrainTokenizerError`
+    naming the folder and the free space. (`tokenization` stands alone, so not `gpt1.io`.)"""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
+    try:
+        tokenizer.save_pretrained(tmp)
+        for path in tmp.iterdir():
+            os.replace(path, output_dir / path.name)
+    except OSError as err:
+        free = shutil.disk_usage(output_dir).free
+        raise TrainTokenizerError(
+            f"cannot save to {output_dir}: {err.strerror or err} ({free / 1e6:,.1f} MB free); nothing was changed there"
+        ) from err
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @dataclass
