@@ -16,6 +16,7 @@ import csv
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -26,9 +27,10 @@ from transformers import EvalPrediction
 
 from gpt1 import finetuning
 from gpt1.finetune_args import FinetuneArguments, PaperTrainingArguments
+from gpt1.finetune_runs import Run
 from gpt1.finetuning import compute_metrics_fn, finetune, task_predictions
 from gpt1.task_data import load_task_data, with_index
-from gpt1.tasks import TASKS, TaskSpec
+from gpt1.tasks import TASKS, TaskSpec, custom_task
 from gpt1.transforms import encode_batch, pad_collate
 from tests.test_task_model import task_model
 
@@ -513,3 +515,97 @@ def test_lm_loss_averages_each_sequence_first_as_the_authors_code(wide_lm, name)
     with torch.no_grad():
         out = model(**batch)
     assert out.lm_loss.item() == pytest.approx(per_sequence, rel=1e-5)
+
+
+def _stub_trainer(losses: list[float], outputs: dict[str, Any] | None = None) -> SimpleNamespace:
+    """What `summarize` and `evaluate_and_predict` read of a `Trainer`: its log, step, arguments, model size, and a
+    `predict` that returns fixed outputs per metric prefix."""
+    logged: list[dict] = []
+
+    def predict(dataset, metric_key_prefix: str):
+        return outputs[metric_key_prefix]
+
+    return SimpleNamespace(
+        state=SimpleNamespace(log_history=[{"loss": x} for x in losses] + [{"eval_loss": 9.0}], global_step=7),
+        args=SimpleNamespace(to_dict=lambda: {"learning_rate": 6.25e-5, "seed": 3, "not_recorded": 1}),
+        model=SimpleNamespace(num_parameters=lambda: 1234),
+        predict=predict, log=logged.append, logged=logged,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("trained", [True, False])
+def test_results_row_by_hand(trained):
+    """`summarize`: the row `results.json` and the tables are made of, every field checked against its source."""
+    run = Run(FinetuneArguments(task="rte"), SimpleNamespace(run_name=None), TASKS["rte"])
+    metrics = {"eval_accuracy": 0.75, "eval_loss": 0.5}
+    splits = {"train": [0] * 5, "validation": [0] * 4}
+    row = finetuning.summarize(
+        run, _stub_trainer([2.5, 1.5, 0.5]), metrics, splits, Path("m") if trained else None, 64, 12.34
+    )
+    assert (row["run"], row["task"], row["transform"], row["main_metric"]) == ("rte", "rte", "entailment", "accuracy")
+    assert row["metrics"] == {"accuracy": 0.75} and row["eval"] == metrics and "test_metrics" not in row
+    assert (row["paper"], row["paper_metric"]) == (56.0, "accuracy")
+    assert (row["train_examples"], row["eval_examples"], row["test_examples"]) == (5 if trained else 0, 4, 0)
+    assert (row["train_loss_first"], row["train_loss_last"], row["train_losses"]) == (2.5, 0.5, [2.5, 1.5, 0.5])
+    assert (row["global_step"], row["model_dir"], row["seconds"]) == (7, "m" if trained else None, 12.3)
+    settings = row["settings"]
+    assert (settings["learning_rate"], settings["seed"], settings["max_length"], settings["parameters"]) == (
+        6.25e-5, 3, 64, 1234,
+    )  # fmt: skip
+    assert settings["task"] == "rte" and "not_recorded" not in settings
+
+
+def test_a_test_file_is_scored_and_predicted_without_a_validation_split(tmp_path):
+    """`evaluate_and_predict` with only a labelled test split: its `test_*` metrics and predictions file; an
+    unlabelled one of a GLUE task also gets the submission file (class names, as GLUE's server reads them)."""
+    from datasets import Dataset
+    from transformers.trainer_utils import PredictionOutput
+
+    test = Dataset.from_dict({"index": ["a", "b"], "labels": [1, 0]})
+    outputs = {"test": PredictionOutput(np.array([1, 1]), None, {"test_accuracy": 0.5})}
+    trainer = _stub_trainer([], outputs)
+    assert finetuning.evaluate_and_predict(trainer, TASKS["rte"], {"test": test}, tmp_path) == {"test_accuracy": 0.5}
+    assert trainer.logged == [{"test_accuracy": 0.5}]
+    assert (tmp_path / "predictions_test.tsv").read_text() == (
+        "index\tprediction\tlabel\na\tnot_entailment\tnot_entailment\nb\tnot_entailment\tentailment\n"
+    )
+    assert not (tmp_path / "RTE.tsv").exists()
+    finetuning.evaluate_and_predict(trainer, TASKS["rte"], {"test": test.remove_columns("labels")}, tmp_path)
+    assert (tmp_path / "RTE.tsv").read_text() == "index\tprediction\na\tnot_entailment\nb\tnot_entailment\n"
+
+
+def test_f1_of_a_task_with_more_than_two_classes_is_the_macro_mean():
+    """A custom 3-class task scored by F1: per-class F1 by hand (class 0: 2/3, class 1: 2/3, class 2: 0), macro mean
+    4/9 (binary F1 of class 1 would be 2/3, a weighted mean 2/3 x 3/5 + 2/3 x 1/5 = 8/15)."""
+    task = custom_task("classification", ["a"], label_names=["x", "y", "z"], metrics=["f1"])
+    logits = np.eye(3)[[0, 0, 1, 1, 0]]  # predictions 0 0 1 1 0
+    labels = np.array([0, 2, 1, 0, 0])
+    f1 = compute_metrics_fn(task)(EvalPrediction(task_predictions(task, logits), labels))["f1"]
+    by_class = [2 * 2 / (2 * 2 + 1 + 1), 2 * 1 / (2 * 1 + 1 + 0), 0.0]  # TP, FP, FN: (2, 1, 1), (1, 1, 0), (0, 0, 1)
+    assert f1 == pytest.approx(sum(by_class) / 3)
+
+
+def test_a_results_row_with_a_labelled_test_file():
+    run = Run(FinetuneArguments(task="rte"), SimpleNamespace(run_name="mine"), TASKS["rte"])
+    metrics = {"eval_accuracy": 0.75, "test_accuracy": 0.5, "test_loss": 0.7}
+    splits = {"validation": [0] * 4, "test": [0] * 3}
+    row = finetuning.summarize(run, _stub_trainer([]), metrics, splits, None, 64, 1.0)
+    assert row["run"] == "mine" and row["test_metrics"] == {"accuracy": 0.5}
+    assert row["test"] == {"test_accuracy": 0.5, "test_loss": 0.7} and row["test_examples"] == 3
+    assert (row["train_loss_first"], row["train_loss_last"]) == (None, None)
+
+
+@pytest.mark.parametrize("do_train", [True, False])
+def test_encode_splits_takes_the_splits_there_are(do_train):
+    """Training split only when training; a task folder without a validation split is no error here."""
+    from datasets import Dataset, DatasetDict
+
+    from tokenization import GPT1Tokenizer
+
+    rows = {"sentence1": ["a b", "c"], "sentence2": ["d", "e f"], "label": [0, 1]}
+    run = Run(FinetuneArguments(task="rte"), SimpleNamespace(data_seed=None, do_train=do_train), TASKS["rte"])
+    tokenizer = GPT1Tokenizer(add_fine_tuning_framing=True)
+    splits = finetuning.encode_splits(run, DatasetDict(train=Dataset.from_dict(rows)), tokenizer, 16)
+    assert set(splits) == ({"train"} if do_train else set())
+    if do_train:
+        assert splits["train"].column_names == ["index", "input_ids", "labels"]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
+from sklearn.metrics import f1_score
 
-from gpt1.metrics import METRIC_NAMES, load_metric
+from gpt1 import metrics as gpt1_metrics
+from gpt1.metrics import BUNDLED, METRIC_NAMES, load_metric
 from gpt1.metrics.bundled.bundled import METRICS
 from gpt1.tasks import TASKS
 
@@ -47,3 +50,77 @@ def test_correlations_by_hand():
 def test_unknown_metric_is_named():
     with pytest.raises(ValueError, match="unknown metric 'bleu'"):
         load_metric("bleu")
+
+
+@pytest.fixture
+def fresh_load_metric():
+    """`load_metric` is cached per process: clear it around a test that changes where it loads from."""
+    load_metric.cache_clear()
+    yield
+    load_metric.cache_clear()
+
+
+@pytest.mark.parametrize("offline", [True, False])
+def test_load_metric_tries_the_hub_only_when_online(monkeypatch, fresh_load_metric, offline: bool) -> None:
+    """Guards `if not HF_EVALUATE_OFFLINE` in `load_metric` (gpt1/metrics/__init__.py): offline it must go straight to
+    the bundled module, online it must return the Hub module when the Hub answers."""
+    calls: list[tuple] = []
+
+    def fake_load(path: str, config_name: str | None = None) -> tuple:
+        calls.append((path, config_name))
+        return ("module", path, config_name)
+
+    monkeypatch.setattr(gpt1_metrics.evaluate.config, "HF_EVALUATE_OFFLINE", offline)
+    monkeypatch.setattr(gpt1_metrics.evaluate, "load", fake_load)
+    got = load_metric("f1")
+    if offline:
+        assert calls == [(str(BUNDLED), "f1")] and got == ("module", str(BUNDLED), "f1")
+    else:
+        assert calls == [("f1", None)] and got == ("module", "f1", None)
+
+
+def test_bundled_metric_rows_are_frozen() -> None:
+    """Guards `@dataclass(frozen=True)` on `BundledMetric`: the table every task's metric comes from cannot be
+    changed by a caller (a row edited in place would change every later score in the process)."""
+    row = METRICS["f1"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        row.correlation = True  # type: ignore[misc]
+    assert row.correlation is False and row.score is f1_score
+
+
+def test_bundled_module_info_names_its_source(monkeypatch, fresh_load_metric) -> None:
+    """Guards `Bundled._info` (gpt1/metrics/bundled/bundled.py): the offline module documents which function scores
+    it and what it takes, as the Hub module does (a model card or `evaluate` listing reads these fields)."""
+    monkeypatch.setattr(gpt1_metrics.evaluate.config, "HF_EVALUATE_OFFLINE", True)
+    for name, row in METRICS.items():
+        module = load_metric(name)
+        assert module.reference_urls == [row.reference_url]
+        assert module.description == row.description
+        assert module.inputs_description == f"predictions and references: lists of {row.dtype} values."
+
+
+def test_bundled_scores_are_python_floats_and_per_class_scores_stay_arrays(monkeypatch, fresh_load_metric) -> None:
+    """Guards `float(score) if np.ndim(score) == 0 else score` in `Bundled._compute`: a scalar score is a plain
+    `float` (JSON-serialisable in results.json, like the Hub module's), and `average=None` still gives one F1 per class."""
+    monkeypatch.setattr(gpt1_metrics.evaluate.config, "HF_EVALUATE_OFFLINE", True)
+    predictions, references = [1, 1, 0, 1, 0, 0, 1, 0], [1, 0, 0, 1, 1, 0, 1, 0]  # TP 3, FP 1, FN 1, TN 3
+    out = load_metric("f1").compute(predictions=predictions, references=references)
+    assert type(out["f1"]) is float and out["f1"] == pytest.approx(6 / 8)
+    per_class = load_metric("f1").compute(predictions=predictions, references=references, average=None)["f1"]
+    assert list(per_class) == pytest.approx([6 / 8, 6 / 8])  # class 0: TP 3, FP 1, FN 1 as well
+
+
+def test_load_metric_falls_back_to_the_bundled_module_when_the_hub_fails(monkeypatch, fresh_load_metric) -> None:
+    """Online, any failure of the Hub load (no network, proxy, Hub down) gives the bundled module, not the error."""
+    calls: list[tuple] = []
+
+    def fake_load(path: str, config_name: str | None = None) -> tuple:
+        calls.append((path, config_name))
+        if path == "accuracy":
+            raise ConnectionError("no route to host")
+        return ("module", path, config_name)
+
+    monkeypatch.setattr(gpt1_metrics.evaluate.config, "HF_EVALUATE_OFFLINE", False)
+    monkeypatch.setattr(gpt1_metrics.evaluate, "load", fake_load)
+    assert load_metric("accuracy") == ("module", str(BUNDLED), "accuracy")
+    assert calls == [("accuracy", None), (str(BUNDLED), "accuracy")]

@@ -39,7 +39,7 @@ from modeling_gpt1 import (
     GPT1LMHeadModel,
     GPT1Model,
 )
-from modeling_gpt1.modeling_gpt1 import CACHE_NAME
+from modeling_gpt1.modeling_gpt1 import CACHE_NAME, auxiliary_lm_loss
 from tests.isolation import run_without_package
 
 ATTN = ["eager", "sdpa"]
@@ -687,3 +687,14 @@ def test_cached_plus_new_tokens_past_the_context_is_a_value_error(cache_class):
         assert int(cache.get_seq_length()) == 10
         model(edge_ids(2, 6), cache=cache, use_cache=True)  # exactly the context
     assert int(cache.get_seq_length()) == 16
+
+
+def test_auxiliary_lm_loss_of_a_sequence_with_one_predicted_token() -> None:
+    """Guards `.clamp(min=1)` in `auxiliary_lm_loss` (modeling_gpt1): a sequence with two real tokens has one
+    prediction, and its loss is that token's cross-entropy (not half of it); an all-padding row counts as 0."""
+    torch.manual_seed(0)
+    logits = torch.randn(2, 4, 7)
+    ids = torch.tensor([[3, 5, 0, 0], [1, 2, 3, 4]])
+    mask = torch.tensor([[1, 1, 0, 0], [0, 0, 0, 0]])
+    one = torch.nn.functional.cross_entropy(logits[0, 0:1], ids[0, 1:2])  # predict token 5 from token 3
+    assert auxiliary_lm_loss(logits, ids, mask).item() == pytest.approx((one.item() + 0.0) / 2, rel=1e-6)

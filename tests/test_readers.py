@@ -4,10 +4,11 @@ loading), on the real releases when `../shared/data` holds them and on samples w
 from __future__ import annotations
 
 import csv
+import dataclasses
 
 import pytest
 
-from gpt1.readers import race_from_hub, read_tsv
+from gpt1.readers import load_files, race_from_hub, read_race, read_snli, read_tsv
 from gpt1.task_data import load_task_data, normalize_labels
 from gpt1.task_errors import TaskError
 from gpt1.tasks import TASKS
@@ -191,3 +192,59 @@ def test_race_hub_copy_is_reshaped_into_the_tables_columns():
     row = normalize_labels(TASKS["race"], race_from_hub(hub)["validation"])[0]
     assert [row[c] for c in TASKS["race"].columns.text] == ["A text .", "Why ?", "w", "x", "y", "z"]
     assert row["label"] == 2 and row["index"] == "high1.txt"
+
+
+def test_tsv_cells_are_the_text_written(tmp_path):
+    """ "NA", "null", "nan", "None" are sentences in GLUE files (pandas' default would read them as missing values,
+    and the loader would then see an empty or missing text)."""
+    path = tmp_path / "dev.tsv"
+    path.write_text("sentence\tlabel\nNA\t1\nnull\t0\nnan\t1\nNone\t0\n\t1\n", encoding="utf-8")
+    assert read_tsv(path)["sentence"].tolist() == ["NA", "null", "nan", "None", ""]
+
+
+def test_task_rows_and_their_readers_are_immutable_values():
+    """Every task row is hashable (usable as a key) and its reader cannot be changed in place: the readers compare
+    by identity because their column maps are dicts (field-wise equality would make them unhashable)."""
+    assert len({TASKS[name] for name in TASKS}) == len(TASKS)
+    readers = {TASKS[n].source.load_local for n in TASKS} | {TASKS[n].source.read_file for n in TASKS}
+    readers |= {getattr(r, "read", None) for r in readers}
+    readers = {r for r in readers if dataclasses.is_dataclass(r)}
+    assert len(readers) >= 8
+    for reader in readers:
+        hash(reader)
+        for field in dataclasses.fields(reader):
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                setattr(reader, field.name, getattr(reader, field.name))
+
+
+def test_story_cloze_error_names_the_first_bad_row_and_the_count(tmp_path):
+    answers = ["1", "2"] * 200
+    answers[6], answers[9] = "3", "x"
+    write_story_cloze(tmp_path / "storycloze", answers=answers)
+    with pytest.raises(TaskError, match=r"row 7 after the header: .* got '3' \(2 rows in all\)"):
+        load_task_data(TASKS["story_cloze"], tmp_path)
+
+
+def test_snli_jsonl_without_a_needed_field_is_refused(tmp_path):
+    """A JSON-lines file lacking `sentence2` is named as such (not read as the text "nan")."""
+    path = tmp_path / "snli_1.0_dev.jsonl"
+    path.write_text('{"gold_label": "neutral", "sentence1": "A man.", "pairID": "1"}\n', encoding="utf-8")
+    with pytest.raises(TaskError, match=r"lacks column\(s\) \['sentence2'\]"):
+        read_snli(path)
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe\x00not utf-8", b"[1, 2]", b'{"article": "a"}', b"{not json"])
+def test_race_file_that_is_not_an_article_is_refused(tmp_path, content):
+    """Not UTF-8, JSON of another shape (a list, missing keys) or not JSON: one TaskError naming the file."""
+    path = tmp_path / "1.txt"
+    path.write_bytes(content)
+    with pytest.raises(TaskError, match=r"1\.txt: not a RACE article"):
+        read_race(path)
+
+
+@pytest.mark.parametrize(("name", "text"), [("train.jsonl", '{"text": "a", "label": 0}\n{not json\n'),
+                                            ("train.csv", 'text,label\na,0\nb,1,2,3\n')])  # fmt: skip
+def test_unreadable_data_file_is_one_task_error(tmp_path, name, text):
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    with pytest.raises(TaskError, match=rf"cannot read .*{name}"):
+        load_files({"train": str(tmp_path / name)})

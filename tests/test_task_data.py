@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from gpt1.task_data import load_task_data, normalize_labels
+from gpt1.task_data import drop_unlabelled, has_labels, load_task_data, normalize_labels, subsample, with_index
 from gpt1.task_errors import TaskError
 from gpt1.tasks import TASKS, TaskSpec, custom_task, get_task
 from gpt1.transforms import encode_batch
@@ -58,7 +58,7 @@ def test_missing_text_cells_are_empty_text_with_a_warning(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="gpt1.task_data"):
         data = load_task_data(task)
     assert data["train"]["text"] == ["good film", "", "NA", "None"]
-    assert "'text'" in caplog.text and "1 row" in caplog.text and "train.csv" in caplog.text
+    assert "'text'" in caplog.text and "1 row with no text" in caplog.text and "train.csv" in caplog.text
     tokenizer = GPT1Tokenizer(add_fine_tuning_framing=True)
     out = encode_batch(task, tokenizer, data["train"][:], 16)
     assert tokenizer.convert_ids_to_tokens(out["input_ids"][1]) == ["_start_", "_classify_"]
@@ -128,3 +128,111 @@ def test_bad_test_files_get_one_clear_error(tmp_path, task_name, case, message):
     with pytest.raises(TaskError, match=message) as info:
         load_task_data(bad_test_file(tmp_path, task_name, case), tmp_path)
     assert "\n" not in str(info.value)
+
+
+def _two_class_csv(tmp_path, name: str, text: str) -> TaskSpec:
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    return custom_task(
+        "classification", ["text"], label_names=["neg", "pos"], data_files={"train": str(tmp_path / name)}
+    )
+
+
+def test_a_training_file_without_labels_is_refused_a_test_file_is_not(tmp_path):
+    """Only a test split may lack the label column (GLUE's hidden test sets); the custom-task error says which
+    options name the columns."""
+    task = _two_class_csv(tmp_path, "train.csv", "text\ngood film\n")
+    with pytest.raises(TaskError, match=r"train.csv lacks column\(s\) \['label'\]; .* \(set --text_columns"):
+        load_task_data(task)
+    test = custom_task("classification", ["text"], label_names=["neg", "pos"], data_files={
+        "test": str(tmp_path / "train.csv")})  # fmt: skip
+    assert load_task_data(test)["test"].column_names == ["text"]
+
+
+def test_built_in_tasks_come_from_the_hub_without_a_data_dir(monkeypatch):
+    """No `--data_dir`: the task's Hub copy (GLUE's test split, labelled -1, stays unlabelled; SNLI's pairs labelled -1
+    are dropped); RACE's is reshaped."""
+    from datasets import Dataset, DatasetDict
+
+    calls = []
+
+    def fake_load_dataset(*args):
+        calls.append(args)
+        if args[0] == "ehovy/race":
+            row = {"example_id": ["m1"], "article": ["A."], "question": ["Q?"], "options": [["a", "b", "c", "d"]],
+                   "answer": ["C"]}  # fmt: skip
+            return DatasetDict(validation=Dataset.from_dict(row))
+        if args[0] == "stanfordnlp/snli":  # -1: no gold label (the Hub's spelling of the release's "-")
+            snli = {"premise": ["a", "b", "c"], "hypothesis": ["d", "e", "f"], "label": [0, -1, 2]}
+            return DatasetDict(validation=Dataset.from_dict(snli))
+        pair = {"sentence1": ["a", "b"], "sentence2": ["c", "d"], "idx": [0, 1]}
+        return DatasetDict(
+            train=Dataset.from_dict({**pair, "label": [1, 0]}), test=Dataset.from_dict({**pair, "label": [-1, -1]})
+        )
+
+    monkeypatch.setattr("gpt1.task_data.load_dataset", fake_load_dataset)
+    data = load_task_data(TASKS["rte"])
+    assert calls == [("nyu-mll/glue", "rte")]
+    assert data["train"]["label"] == [1, 0] and data["test"]["label"] == [-1, -1]
+    race = load_task_data(TASKS["race_m"])["validation"]
+    assert calls[-1] == ("ehovy/race", "middle")
+    assert (race["option3"], race["label"], race["index"]) == (["c"], [2], ["m1"])
+    snli = load_task_data(TASKS["snli"])["validation"]
+    assert calls[-1] == ("stanfordnlp/snli", None)
+    assert (snli["premise"], snli["label"]) == (["a", "c"], [0, 2])
+
+
+@pytest.mark.parametrize(
+    ("labels", "expected"), [([-1, -1], False), ([None, None], False), ([], True), ([0, 0], True), ([1, -1], True)]
+)
+def test_has_labels(labels, expected):
+    """A label column with no label but -1 or None (GLUE's Hub test sets) is no labels; class 0 or 1 is a label."""
+    from datasets import Dataset
+
+    assert has_labels(TASKS["rte"], Dataset.from_dict({"label": labels})) is expected
+
+
+@pytest.mark.parametrize(("name", "where"), [("bad.csv", "row 2 after the header"), ("bad.jsonl", "row 2:")])
+def test_bad_label_names_its_row_its_value_and_the_label_set(tmp_path, name, where):
+    labels = ["pos", "7", "1.5", "x", "2", "-1", "1"]  # 2: one past the last id; -1: not an id in a labelled split
+    text = "text,label\n" + "".join(f"t,{v}\n" for v in labels)
+    if name.endswith(".jsonl"):
+        text = "".join(json.dumps({"text": "t", "label": v}) + "\n" for v in labels)
+    with pytest.raises(TaskError) as info:
+        load_task_data(_two_class_csv(tmp_path, name, text))
+    message = str(info.value)
+    assert f"{name}, {where}" in message and "label '7' is outside" in message
+    assert "(ids 0..1 or these names) (5 rows in all; values ['-1', '1.5', '2', '7', 'x'])" in message
+
+
+def test_many_bad_labels_show_five_values_and_one_shows_no_count(tmp_path):
+    rows = "".join(f"t,{v}\n" for v in ["2", "3", "4", "5", "6", "7", "8"])
+    with pytest.raises(TaskError, match=r"\(7 rows in all; values \['2', '3', '4', '5', '6'\]\)$"):
+        load_task_data(_two_class_csv(tmp_path, "many.csv", "text,label\n" + rows))
+    with pytest.raises(TaskError) as info:
+        load_task_data(_two_class_csv(tmp_path, "one.csv", "text,label\nt,pos\nt,9\n"))
+    assert str(info.value).endswith("(ids 0..1 or these names)")
+
+
+def test_with_index_keeps_the_files_ids_else_numbers_rows():
+    from datasets import Dataset
+
+    assert with_index(Dataset.from_dict({"index": ["q7"], "idx": [3]}))["index"] == ["q7"]
+    assert with_index(Dataset.from_dict({"idx": [3, 4]}))["index"] == [3, 4]
+    assert with_index(Dataset.from_dict({"text": ["a", "b"]}))["index"] == ["0", "1"]
+
+
+def test_subsample_draws_n_with_the_seed_else_keeps_all():
+    from datasets import Dataset
+
+    data = Dataset.from_dict({"i": list(range(10))})
+    assert subsample(data, None)["i"] == subsample(data, 10)["i"] == subsample(data, 12)["i"] == list(range(10))
+    drawn = subsample(data, 4, seed=3)["i"]
+    assert drawn == data.shuffle(seed=3)["i"][:4] and drawn != data.shuffle(seed=4)["i"][:4]
+    assert subsample(data, 4)["i"] == data.shuffle(seed=0)["i"][:4] != data.shuffle(seed=1)["i"][:4]
+
+
+def test_drop_unlabelled_leaves_a_split_without_labels_alone():
+    from datasets import Dataset
+
+    test = Dataset.from_dict({"premise": ["a"], "hypothesis": ["b"]})  # SNLI's drop labels, no label column
+    assert drop_unlabelled(TASKS["snli"], test, "test") is test

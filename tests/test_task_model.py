@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from gpt1 import task_model as task_model_module
 from gpt1.finetune_args import FinetuneArguments, FinetuneError, PaperTrainingArguments
 from gpt1.finetune_runs import resolve_task
 from gpt1.finetuning import finetune, main
-from gpt1.task_model import build_task_model, load_config_and_tokenizer, reinit_layers
+from gpt1.hub import HubError
+from gpt1.task_model import _names, build_task_model, load_config, load_config_and_tokenizer, reinit_layers
 from gpt1.tasks import TASKS, TaskSpec
 from modeling_gpt1 import GPT1Config, GPT1ForCausalLM
 from tokenization import GPT1Tokenizer
@@ -195,3 +197,68 @@ def test_checkpoint_folder_without_tokenizer_files_needs_tokenizer_name(tiny_lm,
     assert len(load_config_and_tokenizer(original, TASKS["demo"])[1]) == 40478
     with pytest.raises(FinetuneError, match="--tokenizer_name someone/elsewhere: no tokenizer files"):
         load_config_and_tokenizer(dataclasses.replace(args, tokenizer_name="someone/elsewhere"), TASKS["demo"])
+
+
+@pytest.mark.parametrize("error", [HubError("repo not found"), OSError("disk"), ValueError("bad vocab.json")])
+def test_a_tokenizer_that_cannot_load_is_one_finetune_error(tiny_lm, monkeypatch, error):
+    def fail(source):
+        raise error
+
+    monkeypatch.setattr(task_model_module, "load_tokenizer", fail)
+    args = FinetuneArguments(task="rte", model_name_or_path=str(tiny_lm))
+    with pytest.raises(FinetuneError, match=rf"cannot load the tokenizer in {tiny_lm}: .*{error}"):
+        load_config_and_tokenizer(args, TASKS["rte"])
+
+
+@pytest.mark.parametrize("error", [OSError("404 Client Error"), ValueError("not a GPT-1 config")])
+def test_a_hub_checkpoint_that_cannot_load_is_one_finetune_error(monkeypatch, error):
+    """A Hub id is not checked as a folder; a failure to load it says how to run offline."""
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(GPT1Config, "from_pretrained", fail)
+    args = FinetuneArguments(task="rte", model_name_or_path="someone/gpt1-books")
+    with pytest.raises(FinetuneError, match=rf"from 'someone/gpt1-books' \({error}\); pass --model_name_or_path"):
+        load_config_and_tokenizer(args, TASKS["rte"])
+    missing = FinetuneArguments(task="rte", model_name_or_path="./no-such-checkpoint")
+    with pytest.raises(FinetuneError, match=r"--model_name_or_path ./no-such-checkpoint: no such checkpoint folder"):
+        load_config_and_tokenizer(missing, TASKS["rte"])
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("stsb", {"num_labels": 1, "problem_type": "regression"}),
+        ("rte", {"num_labels": 2, "problem_type": "single_label_classification",
+                 "id2label": {0: "entailment", 1: "not_entailment"}}),
+    ],
+)  # fmt: skip
+def test_the_checkpoints_config_gets_the_tasks_head_settings(tiny_lm, name, expected):
+    args = FinetuneArguments(task=name, model_name_or_path=str(tiny_lm), lm_coef=0.25, classifier_dropout=0.2)
+    config = load_config(args, TASKS[name])
+    assert {k: getattr(config, k) for k in expected} == expected
+    assert (config.lm_coef, config.summary_first_dropout) == (0.25, 0.2)
+
+
+def test_a_tokenizer_larger_than_the_embedding_is_named(tiny_lm, tmp_path):
+    big = tmp_path / "big"
+    shutil.copytree(tiny_lm, big)
+    config = json.loads((big / "config.json").read_text())
+    (big / "config.json").write_text(json.dumps({**config, "vocab_size": 100}))
+    with pytest.raises(FinetuneError, match=rf"the tokenizer \({big}\) has 40478 tokens but the checkpoint {big}"):
+        load_config_and_tokenizer(FinetuneArguments(task="rte", model_name_or_path=str(big)), TASKS["rte"])
+
+
+def test_key_lists_in_messages_show_four_and_count_the_rest():
+    assert _names(["a", "b", "c", "d"]) == "a, b, c, d"
+    assert _names(list("abcdef")) == "a, b, c, d and 2 more"
+    assert _names(["a", "b"], {"a": "(2, 3)", "b": "(4,)"}) == "a (2, 3), b (4,)"
+
+
+@pytest.mark.parametrize("k", [-1, 3])
+def test_transfer_layers_outside_the_blocks_is_refused(k):
+    model = GPT1ForCausalLM(GPT1Config.from_preset("tiny"))  # 2 blocks
+    assert len(model.transformer.h) == 2
+    with pytest.raises(FinetuneError, match=rf"n_transfer_layers must be in 0..2, got {k}"):
+        reinit_layers(model, k)

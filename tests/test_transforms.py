@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gpt1.tasks import TASKS, custom_task
-from gpt1.transforms import TRANSFORMS, encode_batch, pad_collate
+from gpt1.transforms import TRANSFORMS, as_text, encode_batch, pad_collate
 from tokenization import GPT1Tokenizer
 
 
@@ -128,3 +128,45 @@ def test_transforms_are_objects_named_as_on_the_command_line():
     assert [TASKS[n].heuristic for n in ("sst2", "cola", "race", "story_cloze", "mnli_m", "snli", "qqp")] == [
         "very", "threshold", "answer_logprob", "answer_logprob", None, None, None,
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["classification", "entailment", "similarity"])
+def test_min_length_is_the_framing_of_one_token_texts(tokenizer, name):
+    """`min_length` (what `--max_length` is checked against) is exactly a sequence of one-token texts, framed."""
+    columns = ["a", "b"][: TRANSFORMS[name].texts]
+    task = custom_task(name, columns, label_names=None if name == "similarity" else ["n", "p"])
+    encoded = encode_batch(task, tokenizer, {c: ["cat"] for c in columns}, 64)["input_ids"][0]
+    sequences = encoded if isinstance(encoded[0], list) else [encoded]
+    assert {len(s) for s in sequences} == {task.transform.min_length(task.columns)}
+
+
+def test_pad_collate_pads_with_id_0_by_default():
+    flat = pad_collate([{"input_ids": [5, 6], "labels": 0}, {"input_ids": [7], "labels": 1}])
+    assert flat["input_ids"].tolist() == [[5, 6], [7, 0]] and flat["attention_mask"].tolist() == [[1, 1], [1, 0]]
+
+
+def test_pair_truncation_cuts_when_the_sum_exceeds_the_budget():
+    """One token and a text exactly the budget: 11 > 10, so the longer text gives up one token."""
+    a, b = TRANSFORMS["entailment"].truncate([[1]], list(range(10)), max_length=13)  # budget 13 - 3 = 10
+    assert (a, b) == ([1], list(range(9)))
+
+
+def test_multiple_choice_needs_a_context_and_two_answers_and_length_6():
+    """At `min_length` (6) the authors' cap (`max_length // 2 - 2`) leaves each segment one token; below, none."""
+    with pytest.raises(ValueError, match="at least two answer columns"):
+        custom_task("multiple_choice", ["c", "a1"])
+    task = custom_task("multiple_choice", ["c", "a1", "a2"])
+    assert task.transform.min_length(task.columns) == 6
+    assert TRANSFORMS["multiple_choice"].truncate([[1, 2]], [3, 4], max_length=6) == ([1], [3])
+    assert TRANSFORMS["multiple_choice"].truncate([[1, 2]], [3, 4], max_length=5) == ([], [])
+
+
+def test_as_text_spells_cells_as_strings():
+    assert [as_text(v) for v in ("a", 5, 2.5, None, float("nan"), "")] == ["a", "5", "2.5", "", "", ""]
+
+
+def test_pad_collate_takes_a_batch_of_one():
+    one = pad_collate([{"input_ids": [5], "labels": 1}])
+    assert one["input_ids"].tolist() == [[5]] and one["labels"].tolist() == [1]
+    views = pad_collate([{"input_ids": [[5], [6, 7]], "labels": 0.5}])
+    assert views["input_ids"].shape == (1, 2, 2) and views["labels"].dtype == torch.float
