@@ -138,6 +138,7 @@ def test_story_cloze_answer_must_be_1_or_2(tmp_path, answer):
     message = str(info.value)
     assert "storycloze_val_2016.csv" in message and "row 7" in message and "AnswerRightEnding" in message
     assert f"got {answer!r}" in message and "1 or 2" in message and "\n" not in message
+    assert "rows in all" not in message  # one bad row: no count
 
 
 def test_qqp_reads_the_glue_files(tmp_path):
