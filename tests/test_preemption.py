@@ -20,6 +20,7 @@ from gpt1.io import is_partial
 from gpt1.preemption import StopSignals
 from gpt1.pretraining import pretrain
 from gpt1.training import latest_checkpoint
+from tests.conftest import cli_error
 from tests.test_pretraining import REPO, argv, losses, subprocess_env, tiny
 from tests.test_pretraining import corpus_and_tokenizer as corpus_and_tokenizer  # noqa: F401  (a fixture)
 
@@ -216,28 +217,33 @@ def test_fine_tuning_on_a_full_disk_is_one_line_and_the_earlier_checkpoint_stays
     assert json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())["global_step"] == 4
 
 
-def test_pretraining_s_final_model_on_a_full_disk_is_one_line_and_the_checkpoint_stays(
-    corpus_and_tokenizer, small_disk, monkeypatch, capsys
-):
-    import shutil as sh
+def fill_the_disk_before_the_final_save(monkeypatch, module, out: Path):
+    """Patch `module.atomic_directory` so that the final `model/` save finds the disk under `out` full (a filler file
+    beside `out`); returns the original, to undo it with."""
+    import shutil
 
-    from gpt1 import pretraining
-
-    out = small_disk(40) / "run"
-    original = pretraining.atomic_directory
+    original = module.atomic_directory
 
     def fill_the_disk_first(path, *args, **kwargs):
         if Path(path).name == "model":  # the final save: leave no room for it
-            (out.parent / "filler").write_bytes(b"\0" * max(sh.disk_usage(out).free - 16_000, 0))
+            (out.parent / "filler").write_bytes(b"\0" * max(shutil.disk_usage(out).free - 16_000, 0))
         return original(path, *args, **kwargs)
 
-    monkeypatch.setattr(pretraining, "atomic_directory", fill_the_disk_first)
+    monkeypatch.setattr(module, "atomic_directory", fill_the_disk_first)
+    return original
+
+
+def test_pretraining_s_final_model_on_a_full_disk_is_one_line_and_the_checkpoint_stays(
+    corpus_and_tokenizer, small_disk, monkeypatch, capsys
+):
+    from gpt1 import pretraining
+
+    out = small_disk(40) / "run"
+    original = fill_the_disk_before_the_final_save(monkeypatch, pretraining, out)
     options = tiny(corpus_and_tokenizer, out, max_steps=8, save_steps=4)
-    assert pretraining.main(argv(options)) == 2
-    err = capsys.readouterr().err
-    errors = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1 and "Traceback" not in err, err
-    assert errors[0].startswith(f"error: cannot save to {out}: No space left on device")
+    assert cli_error(pretraining.main, argv(options), capsys).startswith(
+        f"error: cannot save to {out}: No space left on device"
+    )
     assert latest_checkpoint(out) == out / "checkpoint-8" and not (out / "model").exists()
     assert not [p for p in out.iterdir() if is_partial(p)]
     (out.parent / "filler").unlink()
@@ -247,23 +253,11 @@ def test_pretraining_s_final_model_on_a_full_disk_is_one_line_and_the_checkpoint
 
 
 def test_fine_tuning_s_final_model_on_a_full_disk_is_one_line(tiny_lm, small_disk, monkeypatch, capsys):
-    import shutil as sh
-
     from gpt1 import finetuning
 
     out = small_disk(200) / "run"
-    original = finetuning.atomic_directory
-
-    def fill_the_disk_first(path, *args, **kwargs):
-        if Path(path).name == "model":  # the final save: leave no room for it
-            (out.parent / "filler").write_bytes(b"\0" * max(sh.disk_usage(out).free - 16_000, 0))
-        return original(path, *args, **kwargs)
-
-    monkeypatch.setattr(finetuning, "atomic_directory", fill_the_disk_first)
-    assert finetuning.main(finetune_argv(tiny_lm, out, max_train_samples=16, save_total_limit=5)) == 2
-    err = capsys.readouterr().err
-    errors = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1 and "Traceback" not in err, err
-    assert errors[0].startswith(f"error: cannot save to {out}: No space left on device")
+    fill_the_disk_before_the_final_save(monkeypatch, finetuning, out)
+    args = finetune_argv(tiny_lm, out, max_train_samples=16, save_total_limit=5)
+    assert cli_error(finetuning.main, args, capsys).startswith(f"error: cannot save to {out}: No space left on device")
     assert (out / "checkpoint-4" / "model.safetensors").is_file() and not (out / "model").exists()
     assert not [p for p in out.iterdir() if is_partial(p)]
