@@ -81,7 +81,7 @@ class Transform:
 
     def min_length(self, columns: Columns) -> int:
         """The shortest `max_length` that holds the framing tokens and one token of each text."""
-        return 2 * self.texts + 1 if self.texts > 1 else 3  # _start_ a [_delimiter_ b] _classify_
+        return 2 * self.texts + 1  # _start_ a _classify_, or _start_ a _delimiter_ b _classify_
 
     def sequences(self, columns: Columns, texts: Sequence[str]) -> Framed:
         """One example's sequences, from its text cells in `columns.text` order."""
@@ -108,7 +108,6 @@ class Transform:
         return a, b
 
 
-@dataclass(frozen=True)
 class Similarity(Transform):
     """Both orders of the pair: the model sums their final states, since similarity has no inherent order."""
 
@@ -116,7 +115,6 @@ class Similarity(Transform):
         return [([texts[0]], texts[1]), ([texts[1]], texts[0])]
 
 
-@dataclass(frozen=True)
 class MultipleChoice(Transform):
     """`_start_ context _delimiter_ answer _classify_` per answer; the head takes a softmax over the answers.
 

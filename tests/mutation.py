@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -140,11 +141,14 @@ def config_toml(target: Target, ranges: list[str]) -> str:
 
 
 def copy_checkout(work: Path) -> Path:
-    """A copy of the checkout (no .git, outputs or caches) at `work/repo`, with `../shared` linked beside it."""
+    """A fresh copy of the checkout (no .git, outputs or caches) at `work/repo`, with `../shared` linked beside it.
+    Copied again on every run, so a resumed session tests today's tests and code (and never a mutant an interrupted
+    run left in the copy)."""
     repo = work / "repo"
-    if not repo.exists():
-        ignore = shutil.ignore_patterns(".git", "outputs", "__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info")
-        shutil.copytree(ROOT, repo, ignore=ignore, symlinks=True)
+    if repo.exists():
+        shutil.rmtree(repo)
+    ignore = shutil.ignore_patterns(".git", "outputs", "__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info")
+    shutil.copytree(ROOT, repo, ignore=ignore, symlinks=True)
     shared = ROOT.parent / "shared"
     if shared.exists() and not (work / "shared").exists():
         (work / "shared").symlink_to(shared.resolve())
@@ -181,15 +185,17 @@ def summary(db: Path, module: str) -> str:
 
 def run_target(target: Target, work: Path, survivors: bool = False) -> str:
     """Initialise (once), filter, baseline and run one target's cosmic-ray session; return its summary. With
-    `survivors`, the copy's tests are refreshed from the checkout and only the surviving mutants are run again."""
+    `survivors`, the surviving mutants are run again too (against today's tests)."""
     work.mkdir(parents=True, exist_ok=True)
-    repo = copy_checkout(work)
-    # A run stopped mid-mutant (killed, preempted) leaves that mutant in the copy: start from the checkout's file.
-    shutil.copy2(ROOT / target.module, repo / target.module)
     db = work / f"{target.name}.sqlite"
+    # The session's mutants are positions in the module as it was at `init`: resuming on a changed module would
+    # mutate the wrong lines.
+    stamp = work / f"{target.name}.sha256"
+    digest = hashlib.sha256((ROOT / target.module).read_bytes()).hexdigest()
+    if db.exists() and (not stamp.exists() or stamp.read_text() != digest):
+        raise SystemExit(f"error: {target.module} changed since {db} was started; delete {work} to start again")
+    repo = copy_checkout(work)
     if survivors:
-        shutil.rmtree(repo / "tests")
-        shutil.copytree(ROOT / "tests", repo / "tests", ignore=shutil.ignore_patterns("__pycache__"))
         with sqlite3.connect(db) as con:
             con.execute("delete from work_results where test_outcome = 'SURVIVED'")
     ranges = line_ranges(repo / target.module, target.functions) if target.functions else []
@@ -202,6 +208,7 @@ def run_target(target: Target, work: Path, survivors: bool = False) -> str:
         subprocess.run([*args], cwd=repo, env=env, check=True)
 
     if not db.exists():
+        stamp.write_text(digest)
         cr("cosmic-ray", "init", str(config), str(db))
         cr("cr-filter-operators", str(db), str(config))
         if ranges:

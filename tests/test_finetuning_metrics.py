@@ -609,3 +609,26 @@ def test_encode_splits_takes_the_splits_there_are(do_train):
     assert set(splits) == ({"train"} if do_train else set())
     if do_train:
         assert splits["train"].column_names == ["index", "input_ids", "labels"]
+
+
+@pytest.mark.parametrize("test_file", [None, "test.tsv"])
+def test_encode_splits_scores_a_test_split_only_from_a_test_file(test_file):
+    """A Hub copy's test split (GLUE's, labelled -1) is not scored unasked; a `--test_file` is, whole (no
+    `--max_eval_samples`), without the -1 labels."""
+    from datasets import Dataset, DatasetDict
+
+    from tokenization import GPT1Tokenizer
+
+    rows = {"sentence1": ["a b", "c", "d"], "sentence2": ["d", "e f", "g"], "label": [0, 1, 1]}
+    data = DatasetDict(
+        train=Dataset.from_dict(rows),
+        validation=Dataset.from_dict(rows),
+        test=Dataset.from_dict({**rows, "label": [-1, -1, -1]}),
+    )
+    args = FinetuneArguments(task="rte", test_file=test_file, max_eval_samples=2)
+    run = Run(args, SimpleNamespace(data_seed=None, do_train=True), TASKS["rte"])
+    splits = finetuning.encode_splits(run, data, GPT1Tokenizer(add_fine_tuning_framing=True), 16)
+    assert set(splits) == ({"train", "validation"} if test_file is None else {"train", "validation", "test"})
+    assert (len(splits["train"]), len(splits["validation"])) == (3, 2)
+    if test_file is not None:
+        assert len(splits["test"]) == 3 and splits["test"].column_names == ["index", "input_ids"]

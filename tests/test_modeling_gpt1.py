@@ -126,9 +126,16 @@ def test_double_heads_match_reference(attn):
     torch.testing.assert_close(got.logits[real], expected.logits[real], atol=1e-5, rtol=1e-5)
     with torch.no_grad():
         unmasked = ours(ids, mc_token_ids=mc_token_ids, labels=ids)
-    torch.testing.assert_close(
-        unmasked.lm_loss, expected.loss, atol=1e-5, rtol=1e-5
-    )  # the reference's loss is the LM loss
+    # Given LM labels only, the loss is the LM loss (the reference's `loss`); given choice labels only, it is
+    # the choice loss: either part alone when the other is absent.
+    torch.testing.assert_close(unmasked.lm_loss, expected.loss, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(unmasked.loss, expected.loss, atol=1e-5, rtol=1e-5)
+    mc_labels = torch.tensor([2, 0])
+    with torch.no_grad():
+        expected = ref(ids, mc_token_ids=mc_token_ids, mc_labels=mc_labels)
+        got = ours(ids, mc_token_ids=mc_token_ids, mc_labels=mc_labels)
+    assert got.lm_loss is None
+    torch.testing.assert_close(got.loss, expected.mc_loss, atol=1e-5, rtol=1e-5)
 
 
 def padded_choices(classify_token_id: int = 98) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 
 import pytest
 
-from gpt1.readers import load_files, race_from_hub, read_race, read_snli, read_tsv
+from gpt1.readers import (
+    COLA_TRAIN_DEV,
+    GLUE_SENTENCE,
+    load_files,
+    race_from_hub,
+    read_race,
+    read_snli,
+    read_tsv,
+)
 from gpt1.task_data import load_task_data, normalize_labels
 from gpt1.task_errors import TaskError
 from gpt1.tasks import TASKS
@@ -249,3 +258,95 @@ def test_unreadable_data_file_is_one_task_error(tmp_path, name, text):
     (tmp_path / name).write_text(text, encoding="utf-8")
     with pytest.raises(TaskError, match=rf"cannot read .*{name}"):
         load_files({"train": str(tmp_path / name)})
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (b"sentence\tlabel\n\xff\xfe latin-1 text\t1\n", "'utf-8' codec can't decode byte 0xff"),
+    (b"sentence\tlabel\na\t1\nb\t0\textra\tcells\n", "Error tokenizing data. C error: Expected 2 fields in line 3, saw 4"),
+])  # fmt: skip
+def test_an_unreadable_tsv_is_one_task_error(tmp_path, content, reason):
+    """Not UTF-8, or a row wider than the header: one TaskError naming the file and the reason."""
+    path = tmp_path / "dev.tsv"
+    path.write_bytes(content)
+    with pytest.raises(TaskError, match=r"cannot read .*dev\.tsv as a tab-separated file: ") as info:
+        read_tsv(path)
+    assert reason in str(info.value)
+
+
+@pytest.mark.parametrize(("header", "rows", "columns"), [
+    (["sentence", "label"], [["a b", "1"], ["c", "0"]], ["sentence", "label"]),
+    (["index", "sentence"], [["7", "a b"], ["8", "c"]], ["sentence", "index"]),  # GLUE's test file: its row ids
+])  # fmt: skip
+def test_a_tsv_is_read_into_the_tables_columns_and_nothing_else(tmp_path, header, rows, columns):
+    """The file's own columns and pandas' row numbers stay out: the table's columns, in order, and the file's
+    row ids as `index` where it has them."""
+    samples.write_tsv(tmp_path / "dev.tsv", header, rows)
+    data = GLUE_SENTENCE(tmp_path / "dev.tsv")
+    assert data.column_names == columns
+    assert data["sentence"] == ["a b", "c"]
+    if "index" in columns:
+        assert data["index"] == ["7", "8"]
+
+
+def test_a_headerless_tsv_of_another_width_is_refused_with_its_width(tmp_path):
+    samples.write_tsv(tmp_path / "dev.tsv", None, [["gj04", "1", "a sentence ."]])  # CoLA has 4 fields
+    with pytest.raises(TaskError, match=r"has 3 tab-separated fields per row; CoLA's .* has \['source', 'label'"):
+        COLA_TRAIN_DEV(tmp_path / "dev.tsv")
+
+
+@pytest.mark.parametrize(("rows", "sizes"), [(374, None), (375, (1, 374))])
+def test_story_cloze_needs_more_rows_than_the_authors_validation_split(tmp_path, rows, sizes):
+    write_story_cloze(tmp_path / "storycloze", n=rows)
+    if sizes is None:
+        with pytest.raises(TaskError, match=r"has 374 rows; the authors' split needs more than 374"):
+            load_task_data(TASKS["story_cloze"], tmp_path)
+    else:
+        data = load_task_data(TASKS["story_cloze"], tmp_path)
+        assert (len(data["train"]), len(data["validation"])) == sizes
+
+
+PAIR = '{"gold_label": "neutral", "sentence1": "A man.", "sentence2": "A person.", "pairID": "1"}'
+
+
+@pytest.mark.parametrize(("lines", "message"), [
+    ([PAIR, "{not json"], r"line 2: not JSON \("),
+    (["", PAIR, "[1, 2]"], r"line 3: a JSON object per line expected"),
+])  # fmt: skip
+def test_snli_jsonl_line_that_is_not_an_object_is_named(tmp_path, lines, message):
+    path = tmp_path / "snli_1.0_dev.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(TaskError, match=r"snli_1\.0_dev\.jsonl, " + message):
+        read_snli(path)
+
+
+def test_snli_jsonl_blank_lines_are_skipped(tmp_path):
+    path = tmp_path / "snli_1.0_dev.jsonl"
+    path.write_text(f"\n{PAIR}\n\n{PAIR.replace('1', '2')}\n\n", encoding="utf-8")
+    assert read_snli(path)["index"] == ["1", "2"]
+
+
+@pytest.mark.parametrize(("questions", "options", "answers"), [
+    (["Q1 ?", "Q2 ?"], [["a", "b", "c", "d"]] * 2, ["A"]),  # an answer missing
+    (["Q1 ?"], [["a", "b", "c", "d"]], ["A", "B"]),  # an answer too many
+    (["Q1 ?"], [["a", "b", "c"]], ["A"]),  # three options
+])  # fmt: skip
+def test_race_question_without_four_options_and_an_answer_is_refused(tmp_path, questions, options, answers):
+    path = tmp_path / "1.txt"
+    article = {"article": "A text .", "questions": questions, "options": options, "answers": answers, "id": "1.txt"}
+    path.write_text(json.dumps(article), encoding="utf-8")
+    with pytest.raises(TaskError, match=r"1\.txt: every question needs 4 options and an answer"):
+        read_race(path)
+
+
+def test_unreadable_data_file_error_gives_the_parsers_reason(tmp_path):
+    """The reason is the parser's (line and fields), not `datasets`' generic "error while generating"."""
+    (tmp_path / "train.csv").write_text("text,label\na,0\nb,1,2,3\n", encoding="utf-8")
+    with pytest.raises(TaskError) as info:
+        load_files({"train": str(tmp_path / "train.csv")})
+    assert str(info.value).endswith("train.csv: Error tokenizing data. C error: Expected 2 fields in line 3, saw 4")
+
+
+def test_the_demo_task_reads_its_bundled_csv_files(tmp_path):
+    data = load_task_data(TASKS["demo"], tmp_path)  # its folder is the package's, wherever --data_dir points
+    assert (len(data["train"]), len(data["validation"])) == (1600, 400)
+    assert set(data["train"]["label"]) == {0, 1} and data["train"]["sentence"][1].startswith("so , if robots")

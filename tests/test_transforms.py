@@ -50,6 +50,31 @@ def test_unframed_tokenizer_is_refused():
         )
 
 
+def test_a_tokenizer_that_holds_the_framing_tokens_but_does_not_frame_is_refused():
+    """A fine-tuning tokenizer with framing switched off (`add_fine_tuning_framing=False` on a saved one) still has a
+    `_classify_` id, but its sequences do not end with it: the head would read the wrong position."""
+    tokenizer = GPT1Tokenizer(add_fine_tuning_framing=True)
+    tokenizer.add_fine_tuning_framing = False
+    assert tokenizer.classify_token_id is not None
+    task = custom_task("classification", ["a"], label_names=["x", "y"])
+    with pytest.raises(ValueError, match="does not frame"):
+        encode_batch(task, tokenizer, {"a": ["hi there"], "label": [0]}, 8)
+
+
+@pytest.mark.parametrize(
+    ("text", "context", "takes"), [(("a", "b", "c"), 0, 1), (("a", "b"), 1, 1), (("p", "q", "a"), 2, 2)]
+)
+def test_multiple_choice_needs_a_context_and_two_answers(text, context, takes):
+    """No context column, or one answer: refused, the message saying how many context columns the task takes."""
+    from gpt1.tasks import Columns
+
+    message = TRANSFORMS["multiple_choice"].check(Columns(text=text, context=context))
+    assert message == (
+        f"multiple_choice takes {takes} context column(s) and at least two answer columns, got {list(text)}"
+    )
+    assert TRANSFORMS["multiple_choice"].check(Columns(text=(*text, "d", "e"), context=max(context, 1))) is None
+
+
 def test_pad_collate_pads_views_and_masks():
     batch = pad_collate([{"input_ids": [[1, 2, 3], [4]], "labels": 0}, {"input_ids": [[5], [6, 7]], "labels": 1}])
     assert batch["input_ids"].shape == (2, 2, 3) and batch["labels"].dtype == torch.long
