@@ -595,17 +595,25 @@ def test_a_results_row_with_a_labelled_test_file():
     assert (row["train_loss_first"], row["train_loss_last"]) == (None, None)
 
 
-@pytest.mark.parametrize("do_train", [True, False])
-def test_encode_splits_takes_the_splits_there_are(do_train):
-    """Training split only when training; a task folder without a validation split is no error here."""
+RTE_ROWS = {"sentence1": ["a b", "c", "d"], "sentence2": ["d", "e f", "g"], "label": [0, 1, 1]}
+
+
+def _encode_rte_splits(splits: dict[str, dict], do_train: bool = True, **options) -> dict:
+    """`encode_splits` of an RTE run with these options on these splits (split -> columns)."""
     from datasets import Dataset, DatasetDict
 
     from tokenization import GPT1Tokenizer
 
-    rows = {"sentence1": ["a b", "c"], "sentence2": ["d", "e f"], "label": [0, 1]}
-    run = Run(FinetuneArguments(task="rte"), SimpleNamespace(data_seed=None, do_train=do_train), TASKS["rte"])
-    tokenizer = GPT1Tokenizer(add_fine_tuning_framing=True)
-    splits = finetuning.encode_splits(run, DatasetDict(train=Dataset.from_dict(rows)), tokenizer, 16)
+    data = DatasetDict({split: Dataset.from_dict(columns) for split, columns in splits.items()})
+    run = Run(FinetuneArguments(task="rte", **options), SimpleNamespace(data_seed=None, do_train=do_train),
+              TASKS["rte"])  # fmt: skip
+    return finetuning.encode_splits(run, data, GPT1Tokenizer(add_fine_tuning_framing=True), 16)
+
+
+@pytest.mark.parametrize("do_train", [True, False])
+def test_encode_splits_takes_the_splits_there_are(do_train):
+    """Training split only when training; a task folder without a validation split is no error here."""
+    splits = _encode_rte_splits({"train": RTE_ROWS}, do_train)
     assert set(splits) == ({"train"} if do_train else set())
     if do_train:
         assert splits["train"].column_names == ["index", "input_ids", "labels"]
@@ -615,19 +623,8 @@ def test_encode_splits_takes_the_splits_there_are(do_train):
 def test_encode_splits_scores_a_test_split_only_from_a_test_file(test_file):
     """A Hub copy's test split (GLUE's, labelled -1) is not scored unasked; a `--test_file` is, whole (no
     `--max_eval_samples`), without the -1 labels."""
-    from datasets import Dataset, DatasetDict
-
-    from tokenization import GPT1Tokenizer
-
-    rows = {"sentence1": ["a b", "c", "d"], "sentence2": ["d", "e f", "g"], "label": [0, 1, 1]}
-    data = DatasetDict(
-        train=Dataset.from_dict(rows),
-        validation=Dataset.from_dict(rows),
-        test=Dataset.from_dict({**rows, "label": [-1, -1, -1]}),
-    )
-    args = FinetuneArguments(task="rte", test_file=test_file, max_eval_samples=2)
-    run = Run(args, SimpleNamespace(data_seed=None, do_train=True), TASKS["rte"])
-    splits = finetuning.encode_splits(run, data, GPT1Tokenizer(add_fine_tuning_framing=True), 16)
+    data = {"train": RTE_ROWS, "validation": RTE_ROWS, "test": {**RTE_ROWS, "label": [-1, -1, -1]}}
+    splits = _encode_rte_splits(data, test_file=test_file, max_eval_samples=2)
     assert set(splits) == ({"train", "validation"} if test_file is None else {"train", "validation", "test"})
     assert (len(splits["train"]), len(splits["validation"])) == (3, 2)
     if test_file is not None:

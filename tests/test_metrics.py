@@ -60,18 +60,27 @@ def fresh_load_metric():
     load_metric.cache_clear()
 
 
-@pytest.mark.parametrize("offline", [True, False])
-def test_load_metric_tries_the_hub_only_when_online(monkeypatch, fresh_load_metric, offline: bool) -> None:
-    """Guards `if not HF_EVALUATE_OFFLINE` in `load_metric` (gpt1/metrics/__init__.py): offline it must go straight to
-    the bundled module, online it must return the Hub module when the Hub answers."""
+def fake_evaluate_load(monkeypatch, offline: bool, unreachable: tuple[str, ...] = ()) -> list[tuple]:
+    """`evaluate.load` replaced by one that records its calls and returns `("module", path, config_name)`, failing
+    like an unreachable Hub for the metrics in `unreachable`; returns the calls."""
     calls: list[tuple] = []
 
     def fake_load(path: str, config_name: str | None = None) -> tuple:
         calls.append((path, config_name))
+        if path in unreachable:
+            raise ConnectionError("no route to host")
         return ("module", path, config_name)
 
     monkeypatch.setattr(gpt1_metrics.evaluate.config, "HF_EVALUATE_OFFLINE", offline)
     monkeypatch.setattr(gpt1_metrics.evaluate, "load", fake_load)
+    return calls
+
+
+@pytest.mark.parametrize("offline", [True, False])
+def test_load_metric_tries_the_hub_only_when_online(monkeypatch, fresh_load_metric, offline: bool) -> None:
+    """Guards `if not HF_EVALUATE_OFFLINE` in `load_metric` (gpt1/metrics/__init__.py): offline it must go straight to
+    the bundled module, online it must return the Hub module when the Hub answers."""
+    calls = fake_evaluate_load(monkeypatch, offline)
     got = load_metric("f1")
     if offline:
         assert calls == [(str(BUNDLED), "f1")] and got == ("module", str(BUNDLED), "f1")
@@ -112,15 +121,6 @@ def test_bundled_scores_are_python_floats_and_per_class_scores_stay_arrays(monke
 
 def test_load_metric_falls_back_to_the_bundled_module_when_the_hub_fails(monkeypatch, fresh_load_metric) -> None:
     """Online, any failure of the Hub load (no network, proxy, Hub down) gives the bundled module, not the error."""
-    calls: list[tuple] = []
-
-    def fake_load(path: str, config_name: str | None = None) -> tuple:
-        calls.append((path, config_name))
-        if path == "accuracy":
-            raise ConnectionError("no route to host")
-        return ("module", path, config_name)
-
-    monkeypatch.setattr(gpt1_metrics.evaluate.config, "HF_EVALUATE_OFFLINE", False)
-    monkeypatch.setattr(gpt1_metrics.evaluate, "load", fake_load)
+    calls = fake_evaluate_load(monkeypatch, offline=False, unreachable=("accuracy",))
     assert load_metric("accuracy") == ("module", str(BUNDLED), "accuracy")
     assert calls == [("accuracy", None), (str(BUNDLED), "accuracy")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gpt1.tasks import TASKS, custom_task
+from gpt1.tasks import TASKS, Columns, custom_task
 from gpt1.transforms import TRANSFORMS, as_text, encode_batch, pad_collate
 from tokenization import GPT1Tokenizer
 
@@ -64,10 +64,8 @@ def test_a_tokenizer_that_holds_the_framing_tokens_but_does_not_frame_is_refused
 @pytest.mark.parametrize(
     ("text", "context", "takes"), [(("a", "b", "c"), 0, 1), (("a", "b"), 1, 1), (("p", "q", "a"), 2, 2)]
 )
-def test_multiple_choice_needs_a_context_and_two_answers(text, context, takes):
+def test_multiple_choice_check_says_how_many_context_columns_it_takes(text, context, takes):
     """No context column, or one answer: refused, the message saying how many context columns the task takes."""
-    from gpt1.tasks import Columns
-
     message = TRANSFORMS["multiple_choice"].check(Columns(text=text, context=context))
     assert message == (
         f"multiple_choice takes {takes} context column(s) and at least two answer columns, got {list(text)}"
